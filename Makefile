@@ -1,0 +1,41 @@
+# auditlab: two commands from a fresh machine.
+#   make demo  -> creates .venv, installs, runs the main job on the bundled sample
+#   make test  -> creates .venv if missing, installs, runs the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE := data/samples/portal_audit_export.zip
+
+.PHONY: demo test lab lint bench samples clean docs
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/auditlab info $(SAMPLE)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax tests auditlab notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_load.py
+
+samples: $(STAMP)
+	$(BIN)/auditlab samples --out data/samples --seed 7 --days 30
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,70 @@
+"""auditlab: investigate Spectra Assure Portal audit logs.
+
+Read -> normalise -> store -> filter -> analyse/chart -> write.
+
+Examples:
+    >>> import auditlab
+    >>> ws = auditlab.load("data/samples/portal_audit_export.zip")  # doctest: +SKIP
+    >>> ws.count()  # doctest: +SKIP
+
+Public names are resolved lazily (PEP 562) so that ``import auditlab`` stays light:
+it imports neither duckdb nor altair, ipywidgets, httpx or click until they are used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it. The one table of the public face.
+_LAZY: dict[str, str] = {
+    "ACTIONS": "auditlab.catalog",
+    "AuditlabError": "auditlab.errors",
+    "AuthError": "auditlab.errors",
+    "ExportJobError": "auditlab.errors",
+    "FormatError": "auditlab.errors",
+    "InputError": "auditlab.errors",
+    "LoadReport": "auditlab.store.report",
+    "OperatorError": "auditlab.errors",
+    "PortalError": "auditlab.errors",
+    "QueryError": "auditlab.errors",
+    "Settings": "auditlab.config",
+    "Store": "auditlab.store.persistent",
+    "StoreCorruptError": "auditlab.errors",
+    "StoreError": "auditlab.errors",
+    "StoreLockedError": "auditlab.errors",
+    "ThrottledError": "auditlab.errors",
+    "UnknownActionError": "auditlab.errors",
+    "UnknownFieldError": "auditlab.errors",
+    "UnsafeArchiveError": "auditlab.errors",
+    "Workspace": "auditlab.store.workspace",
+    "load": "auditlab.store.workspace",
+    "open_store": "auditlab.store.persistent",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from auditlab.catalog import ACTIONS as ACTIONS
+    from auditlab.config import Settings as Settings
+    from auditlab.errors import *  # noqa: F403
+    from auditlab.store.persistent import Store as Store
+    from auditlab.store.persistent import open_store as open_store
+    from auditlab.store.report import LoadReport as LoadReport
+    from auditlab.store.workspace import Workspace as Workspace
+    from auditlab.store.workspace import load as load
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'auditlab' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
