@@ -1,0 +1,225 @@
+"""One load: inputs -> lines -> staged records -> canonical events, accounted for line by line.
+
+The loop runs over inputs and chunks (hundreds of MB each), never over lines: every chunk is
+split with NumPy/Arrow and normalised by one batch of DuckDB statements. Results land in two
+temporary tables that the caller commits atomically (an in-memory transaction, or a manifest
+swap in a persistent store):
+
+- ``_ingest_new``: the canonical events to add (first seen wins within the load, and events
+  whose ``event_id`` the store already holds are left out);
+- ``_ingest_quarantine``: the rejected lines with source, line number, reason and text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from auditlab.config import Settings
+from auditlab.errors import InputError
+from auditlab.io.archive import iter_chunks, iter_members
+from auditlab.io.detect import sniff_format
+from auditlab.io.lines import split_lines
+from auditlab.io.mapping import Mapping
+from auditlab.io.normalize import install_macros, normalize_stage, stage_json_lines
+from auditlab.schema import COLUMNS, duckdb_columns
+from auditlab.store.report import LoadReport, QuarantinedLine, SourceReport
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from auditlab._types import PathLike
+
+__all__ = ["NEW_EVENTS", "NEW_QUARANTINE", "ingest"]
+
+NEW_EVENTS = "_ingest_new"
+NEW_QUARANTINE = "_ingest_quarantine"
+_QUARANTINE_SAMPLE = 100
+
+
+@dataclass
+class _Tally:
+    ordinal: int
+    source: str
+    format: str
+    lines: int = 0
+
+
+def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> None:
+    from auditlab.io.cef import parse_cef
+
+    kept = lines.filter(lines.column("text").is_null() | (pa.compute.not_equal(lines.column("text"), "")))
+    valid = kept.filter(kept.column("text").is_valid())
+    parsed = parse_cef(valid.select(["source_line", "text"]))
+    con.register("_auditlab_cef", parsed)
+    con.register("_auditlab_kept", kept)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {stage} AS
+        SELECT k.source_line, coalesce(k.text, k.invalid) AS raw, p.record,
+               CASE WHEN k.text IS NULL THEN 'invalid UTF-8'
+                    ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END) END AS error
+        FROM _auditlab_kept k LEFT JOIN _auditlab_cef p USING (source_line)
+        """  # noqa: S608
+    )
+    con.unregister("_auditlab_cef")
+    con.unregister("_auditlab_kept")
+
+
+def _stage_unknown(con: duckdb.DuckDBPyConnection, lines: str, stage: str) -> None:
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {stage} AS
+        SELECT source_line, coalesce(text, invalid) AS raw, NULL::VARCHAR AS record,
+               'not an audit log line (neither NDJSON nor CEF)' AS error
+        FROM {lines} WHERE text IS NULL OR text <> ''
+        """  # noqa: S608
+    )
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    paths: Iterable[PathLike],
+    *,
+    existing: str | None,
+    mapping: Mapping | None = None,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> LoadReport:
+    """Read ``paths`` into the temporary tables :data:`NEW_EVENTS` and :data:`NEW_QUARANTINE`.
+
+    Args:
+        con: the DuckDB connection to work in.
+        paths: files, folders, gzip files or ZIPs.
+        existing: a table or view whose ``event_id`` values count as already loaded, or None.
+        mapping: the field mapping (default: :meth:`Mapping.default`).
+        settings: limits (default: :class:`Settings`).
+        progress: show a progress bar (tqdm) on stderr.
+
+    Returns:
+        The :class:`LoadReport`; the caller commits the two tables, or drops them.
+
+    Raises:
+        InputError: a path is missing or an archive is corrupt or unsafe (nothing is committed).
+    """
+    settings = settings or Settings()
+    mapping = mapping or Mapping.default()
+    install_macros(con)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ingest_events ({duckdb_columns()}, ordinal INTEGER)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ingest_rejects "
+        "(source VARCHAR, source_line BIGINT, reason VARCHAR, text VARCHAR, ordinal INTEGER)"
+    )
+    tallies: list[_Tally] = []
+    skipped: list[tuple[str, str]] = []
+    bar = _progress_bar(progress)
+    try:
+        for ordinal, member in enumerate(iter_members(paths, settings=settings)):
+            tally: _Tally | None = None
+            skip = False
+            for first_line, chunk in iter_chunks(member, settings=settings, chunk_bytes=settings.chunk_bytes):
+                if bar is not None:
+                    bar.update(len(chunk))
+                if tally is None:
+                    fmt = sniff_format(chunk[:65536])
+                    if fmt == "unknown" and member.source.rsplit("!", 1)[-1].rsplit("/", 1)[-1] == "manifest.json":
+                        skipped.append((member.source, "export manifest, not audit lines"))
+                        skip = True
+                        break
+                    tally = _Tally(ordinal, member.source, fmt)
+                    tallies.append(tally)
+                con.register("_auditlab_lines", split_lines(chunk, first_line=first_line))
+                if tally.format == "ndjson":
+                    stage_json_lines(con, "_auditlab_lines", "_auditlab_stage")
+                elif tally.format == "cef":
+                    lines = con.table("_auditlab_lines").fetch_arrow_table()
+                    _stage_cef(con, lines, "_auditlab_stage")
+                else:
+                    _stage_unknown(con, "_auditlab_lines", "_auditlab_stage")
+                con.unregister("_auditlab_lines")
+                (count,) = con.execute("SELECT count(*) FROM _auditlab_stage").fetchone() or (0,)
+                tally.lines += int(count)
+                normalize_stage(
+                    con,
+                    "_auditlab_stage",
+                    source=member.source,
+                    ordinal=ordinal,
+                    mapping=mapping,
+                    events="_ingest_events",
+                    quarantine="_ingest_rejects",
+                    text_chars=settings.quarantine_text_chars,
+                )
+            if tally is None and not skip:
+                tallies.append(_Tally(ordinal, member.source, "empty"))
+    finally:
+        if bar is not None:
+            bar.close()
+        con.execute("DROP TABLE IF EXISTS _auditlab_stage")
+        con.execute("DROP TABLE IF EXISTS _auditlab_norm")
+    return _settle(con, tallies, skipped, existing)
+
+
+def _settle(
+    con: duckdb.DuckDBPyConnection, tallies: list[_Tally], skipped: list[tuple[str, str]], existing: str | None
+) -> LoadReport:
+    """Dedupe (first seen wins, then against ``existing``) and count per source."""
+    seen = f"event_id IN (SELECT event_id FROM {existing})" if existing else "false"  # noqa: S608
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _ingest_ranked AS
+        SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY ordinal, source_line) = 1
+                  AND NOT ({seen}) AS is_new
+        FROM _ingest_events
+        """  # noqa: S608 - names are ours
+    )
+    cols = ", ".join(COLUMNS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {NEW_EVENTS} AS SELECT {cols} FROM _ingest_ranked WHERE is_new"  # noqa: S608
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_QUARANTINE} AS "  # noqa: S608
+        "SELECT source, source_line, reason, text FROM _ingest_rejects")
+    counts = {
+        ordinal: (int(new), int(dup))
+        for ordinal, new, dup in con.execute(
+            "SELECT ordinal, count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) "
+            "FROM _ingest_ranked GROUP BY ordinal"
+        ).fetchall()
+    }
+    rejected = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_rejects GROUP BY ordinal").fetchall())
+    sample = [
+        QuarantinedLine(*row)
+        for row in con.execute(
+            f"SELECT source, source_line, reason, text FROM _ingest_rejects ORDER BY source, source_line "  # noqa: S608
+            f"LIMIT {_QUARANTINE_SAMPLE}"
+        ).fetchall()
+    ]
+    for name in ("_ingest_events", "_ingest_ranked", "_ingest_rejects"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    sources = [
+        SourceReport(
+            t.source,
+            t.format,
+            lines=t.lines,
+            loaded=counts.get(t.ordinal, (0, 0))[0],
+            duplicates=counts.get(t.ordinal, (0, 0))[1],
+            quarantined=int(rejected.get(t.ordinal, 0)),
+        )
+        for t in tallies
+    ]
+    report = LoadReport(sources=sources, quarantine=sample, skipped=skipped)
+    for s in sources:
+        if s.lines != s.loaded + s.duplicates + s.quarantined:  # an invariant, not a user error
+            raise InputError(f"line accounting failed ({s})", source=s.source)
+    return report
+
+
+def _progress_bar(enabled: bool):  # type: ignore[no-untyped-def]
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="B", unit_scale=True, desc="loading", leave=False, mininterval=0.5, delay=1.0)
+

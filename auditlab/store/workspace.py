@@ -1,0 +1,199 @@
+"""The in-memory workspace: a DuckDB database whose ``events`` table holds canonical events.
+
+Examples:
+    >>> ws = load("data/samples/portal_audit_export.zip")
+    >>> ws.count() == ws.last_report.loaded
+    True
+    >>> ws.sql("SELECT count(DISTINCT action) FROM events").fetchone()[0]
+    85
+    >>> ws.to_polars().columns[:3]
+    ['event_id', 'timestamp', 'action']
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from auditlab.config import Settings
+from auditlab.errors import InputError
+from auditlab.io.mapping import Mapping
+from auditlab.schema import QUARANTINE_SCHEMA, SORT_SQL, duckdb_columns
+from auditlab.store.ingest import NEW_EVENTS, NEW_QUARANTINE, ingest
+from auditlab.store.report import LoadReport
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+    from auditlab._types import PathLike
+    from auditlab.filters.model import Query
+    from auditlab.store.result import QueryResult
+    from auditlab.store.summary import Summary
+
+__all__ = ["Workspace", "load"]
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+class Workspace:
+    """Canonical audit events in DuckDB, with Polars and Arrow views of them.
+
+    ``events`` (table or view) has the columns of :data:`auditlab.schema.EVENTS_SCHEMA`;
+    ``quarantine`` has the rejected lines. Every listing is ordered ``timestamp DESC, event_id``.
+
+    Args:
+        mapping: the field mapping for loads (default: built in; see :class:`~auditlab.io.mapping.Mapping`).
+        settings: limits and knobs.
+    """
+
+    def __init__(self, *, mapping: Mapping | None = None, settings: Settings | None = None) -> None:
+        self.con: duckdb.DuckDBPyConnection = _connect()
+        self.mapping = mapping or Mapping.default()
+        self.settings = settings or Settings()
+        self.last_report: LoadReport | None = None
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        self.con.execute(f"CREATE TABLE events ({duckdb_columns()})")
+        self.con.execute(f"CREATE TABLE quarantine ({duckdb_columns(QUARANTINE_SCHEMA)})")
+
+    # -- loading ---------------------------------------------------------------------------
+    def add(self, *paths: PathLike, strict: bool = False, progress: bool = False) -> LoadReport:
+        """Load more inputs into this workspace, all or nothing.
+
+        Args:
+            paths: files, folders, gzip files, Portal export ZIPs.
+            strict: raise :class:`InputError` naming the first bad line instead of quarantining.
+            progress: show a progress bar on stderr.
+
+        Returns:
+            The :class:`LoadReport` (also kept as ``last_report``).
+        """
+        report = self._ingest(paths, progress=progress)
+        try:
+            if strict and report.quarantined:
+                first = report.quarantine[0]
+                raise InputError(first.reason, source=first.source, line=first.line)
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(f"INSERT INTO events SELECT * FROM {NEW_EVENTS}")  # noqa: S608
+                self.con.execute(f"INSERT INTO quarantine SELECT * FROM {NEW_QUARANTINE}")  # noqa: S608
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self._drop_new()
+        self.last_report = report
+        return report
+
+    def _ingest(self, paths: tuple[PathLike, ...], *, progress: bool) -> LoadReport:
+        if not paths:
+            raise InputError("no input paths given")
+        try:
+            return ingest(
+                self.con, paths, existing="events", mapping=self.mapping, settings=self.settings, progress=progress
+            )
+        except BaseException:
+            self._drop_new()
+            raise
+
+    def _drop_new(self) -> None:
+        for name in (NEW_EVENTS, NEW_QUARANTINE):
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    # -- access ----------------------------------------------------------------------------
+    def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
+        """Run DuckDB SQL over ``events`` and ``quarantine``; values go in ``params``.
+
+        Returns a lazy relation: ``.pl()``, ``.fetch_arrow_table()``, ``.fetchall()``, ``.show()``.
+
+        Examples:
+            >>> ws = load("data/samples/portal_audit_export.zip")
+            >>> ws.sql("SELECT count(*) FROM events WHERE action = $a", {"a": "user.login"}).fetchone()[0] > 0
+            True
+        """
+        return self.con.sql(query, params=params)
+
+    def to_arrow(self) -> pa.Table:
+        """All events as an Arrow table, newest first."""
+        return self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").fetch_arrow_table()  # noqa: S608
+
+    def to_polars(self) -> pl.DataFrame:
+        """All events as a Polars DataFrame, newest first."""
+        return self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").pl()  # noqa: S608
+
+    def count(self) -> int:
+        """How many events the workspace holds."""
+        row = self.con.execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def time_span(self) -> tuple[datetime, datetime] | None:
+        """(oldest, newest) event timestamps in UTC, or None when empty."""
+        row = self.con.execute("SELECT min(timestamp), max(timestamp) FROM events").fetchone()
+        if not row or row[0] is None:
+            return None
+        return row[0], row[1]
+
+    def quarantine(self) -> duckdb.DuckDBPyRelation:
+        """Every quarantined line: source, source_line, reason, text."""
+        return self.con.sql("SELECT * FROM quarantine ORDER BY source, source_line")
+
+    def query(self, query: Query | str | None = None) -> QueryResult:
+        """Filter the events with the Portal filter model (a :class:`Query` or its text form)."""
+        from auditlab.store.result import QueryResult
+
+        return QueryResult(self, query)
+
+    def summary(self, *, top: int = 20) -> Summary:
+        """Events, time span, counts by action, outcome and day."""
+        from auditlab.store.summary import summarize
+
+        return summarize(self, top=top)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} events={self.count()}>"
+
+
+def load(
+    *paths: PathLike,
+    mapping: Mapping | str | None = None,
+    settings: Settings | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> Workspace:
+    """Load audit exports into a new in-memory :class:`Workspace`.
+
+    Args:
+        paths: ``.ndjson``/``.jsonl``/``.cef``/``.log`` files (plain or gzip), Portal export ZIPs, folders.
+        mapping: a :class:`Mapping`, or a path to a TOML/JSON mapping profile.
+        settings: limits (decompression, chunk size).
+        strict: raise on the first bad line instead of quarantining it.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The workspace; ``ws.last_report`` tells what was loaded, duplicated and quarantined.
+
+    Raises:
+        InputError: a path is missing, an archive is corrupt or unsafe, or (``strict``) a line is bad.
+
+    Examples:
+        >>> ws = load("data/samples/portal_audit_export.zip")
+        >>> r = ws.last_report
+        >>> r.lines == r.loaded + r.duplicates + r.quarantined
+        True
+    """
+    if isinstance(mapping, str):
+        mapping = Mapping.from_profile(mapping)
+    ws = Workspace(mapping=mapping, settings=settings)
+    ws.add(*paths, strict=strict, progress=progress)
+    return ws
+
+
