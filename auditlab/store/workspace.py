@@ -4,7 +4,7 @@ Examples:
     >>> ws = load("data/samples/portal_audit_export.zip")
     >>> ws.count() == ws.last_report.loaded
     True
-    >>> ws.sql("SELECT count(DISTINCT action) FROM events").fetchone()[0]
+    >>> ws.sql("SELECT count(DISTINCT action) FROM events").fetchall()[0][0]
     85
     >>> ws.to_polars().columns[:3]
     ['event_id', 'timestamp', 'action']
@@ -117,7 +117,7 @@ class Workspace:
 
         Examples:
             >>> ws = load("data/samples/portal_audit_export.zip")
-            >>> ws.sql("SELECT count(*) FROM events WHERE action = $a", {"a": "user.login"}).fetchone()[0] > 0
+            >>> ws.sql("SELECT count(*) FROM events WHERE action = $a", {"a": "user.login"}).fetchall()[0][0] > 0
             True
         """
         return self.con.sql(query, params=params)
@@ -132,12 +132,12 @@ class Workspace:
 
     def count(self) -> int:
         """How many events the workspace holds."""
-        row = self.con.execute("SELECT count(*) FROM events").fetchone()
+        row = self.con.execute("SELECT count(*) FROM events").fetchall()[0]
         return int(row[0]) if row else 0
 
     def time_span(self) -> tuple[datetime, datetime] | None:
         """(oldest, newest) event timestamps in UTC, or None when empty."""
-        row = self.con.execute("SELECT min(timestamp), max(timestamp) FROM events").fetchone()
+        row = self.con.execute("SELECT min(timestamp), max(timestamp) FROM events").fetchall()[0]
         if not row or row[0] is None:
             return None
         return row[0], row[1]
