@@ -1,0 +1,122 @@
+"""The persistent store: atomic loads (also under SIGKILL), one writer, many readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import auditlab
+from auditlab.errors import StoreError, StoreLockedError
+
+
+def events_file(path: Path, prefix: str, n: int, *, day: int = 5) -> Path:
+    lines = (
+        json.dumps({"id": f"{prefix}{i}", "created_at": f"2026-10-{day:02d}T{i % 24:02d}:00:00Z", "action": "user.login"})
+        for i in range(n)
+    )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ingest_reopen_and_dedupe(tmp_path):
+    store = auditlab.open_store(tmp_path / "s")
+    r1 = store.ingest(events_file(tmp_path / "a.ndjson", "a", 50))
+    r2 = store.ingest(events_file(tmp_path / "b.ndjson", "a", 80, day=6))  # a0..a49 again, a50..a79 new
+    assert (r1.loaded, r2.loaded, r2.duplicates) == (50, 30, 50)
+    reopened = auditlab.open_store(tmp_path / "s", create=False)
+    assert reopened.count() == 80
+    assert len(reopened.loads) == 2
+
+
+def test_layout_is_hive_parquet_readable_by_other_engines(tmp_path):
+    store = auditlab.open_store(tmp_path / "s")
+    store.ingest(events_file(tmp_path / "a.ndjson", "a", 30), events_file(tmp_path / "b.ndjson", "b", 20, day=7))
+    days = sorted(p.name for p in (tmp_path / "s" / "events").iterdir())
+    assert days == ["day=2026-10-05", "day=2026-10-07"]
+    frame = pl.read_parquet(tmp_path / "s" / "events" / "**" / "*.parquet", hive_partitioning=True)
+    assert frame.height == 50 and set(frame["event_id"]) == set(store.to_polars()["event_id"])
+
+
+def test_open_refuses_foreign_folder(tmp_path):
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "other.txt").write_text("x")
+    with pytest.raises(StoreError, match="not empty"):
+        auditlab.open_store(tmp_path / "f")
+    with pytest.raises(StoreError, match="not an auditlab store"):
+        auditlab.open_store(tmp_path / "g", create=False)
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time, auditlab
+    store = auditlab.open_store(sys.argv[1])
+    mode = sys.argv[3]
+    def pause():
+        print("READY", flush=True)
+        time.sleep(60)
+    print("STARTED", flush=True)
+    store.ingest(sys.argv[2], _before_commit=pause if mode == "commit" else None)
+    print("DONE", flush=True)
+    """
+)
+
+
+def start_writer(store: Path, data: Path, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(store), str(data), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_second_writer_is_refused_while_one_loads(tmp_path):
+    store = auditlab.open_store(tmp_path / "s")
+    proc = start_writer(tmp_path / "s", events_file(tmp_path / "a.ndjson", "a", 10), "commit")
+    try:
+        assert proc.stdout.readline().strip() == "STARTED"
+        assert proc.stdout.readline().strip() == "READY"  # the writer holds the lock, paused
+        with pytest.raises(StoreLockedError, match="another process is loading"):
+            store.ingest(events_file(tmp_path / "b.ndjson", "b", 5))
+        reader = auditlab.open_store(tmp_path / "s", create=False)  # readers are never blocked
+        assert reader.count() == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["before-commit", "midway"])
+def test_sigkill_leaves_exactly_the_earlier_loads(tmp_path, when):
+    root = tmp_path / "s"
+    store = auditlab.open_store(root)
+    store.ingest(events_file(tmp_path / "first.ndjson", "f", 1000))
+    before = sorted(store.to_polars()["event_id"])
+    big = events_file(tmp_path / "big.ndjson", "big", 1_000_000)
+    proc = start_writer(root, big, "commit" if when == "before-commit" else "midway")
+    assert proc.stdout.readline().strip() == "STARTED"
+    if when == "before-commit":
+        assert proc.stdout.readline().strip() == "READY"  # files written, manifest not yet replaced
+        assert len(list((root / "events").rglob("*.parquet"))) > 1
+    else:
+        time.sleep(0.4)  # somewhere in reading or normalising
+        assert proc.poll() is None, "the load finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    reopened = auditlab.open_store(root, create=False)
+    assert sorted(reopened.to_polars()["event_id"]) == before
+    assert len(reopened.loads) == 1
+    # the next writer cleans up what the killed one left, and loads normally
+    report = reopened.ingest(events_file(tmp_path / "next.ndjson", "n", 10))
+    assert report.loaded == 10 and reopened.count() == 1010
+    on_disk = {str(p.relative_to(root)) for p in (root / "events").rglob("*.parquet")}
+    assert on_disk == {f for load in reopened.loads for f in load["events"]}
+    assert not (root / "_staging").exists()
