@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 _CONDITION = re.compile(
-    r"\s*(?P<field>.+?)\s+(?P<op>is(?:[\s_]+not)?(?:[\s_]+any)?)(?=\s|\"|$)(?P<rest>.*)",
+    r"\s*(?P<field>.+?)\s+(?P<op>is(?:[\s_]+not)?(?:[\s_]+any)?)(?=\s|$)(?P<rest>.*)",
     re.IGNORECASE | re.DOTALL,
 )
 _NEEDS_QUOTES = re.compile(r"[,;\"]")
@@ -50,6 +50,7 @@ def _split(text: str, sep: str) -> list[str]:
     parts: list[str] = []
     buf: list[str] = []
     quoted = escaped = False
+    prev = " "
     for ch in text:
         if quoted:
             if escaped:
@@ -58,13 +59,15 @@ def _split(text: str, sep: str) -> list[str]:
                 escaped = True
             elif ch == '"':
                 quoted = False
-        elif ch == '"':
-            quoted = True
+        elif ch == '"' and (prev.isspace() or prev in ",;"):
+            quoted = True  # a quote opens a string only where a value can start
         elif ch == sep:
             parts.append("".join(buf))
             buf = []
+            prev = ch
             continue
         buf.append(ch)
+        prev = ch
     if quoted:
         raise QueryError(f"unterminated quote in {text.strip()!r}")
     parts.append("".join(buf))
@@ -101,6 +104,8 @@ def parse_condition(text: str) -> Condition:
     m = _CONDITION.match(text)
     if not m:
         raise QueryError(f"cannot read filter {text.strip()!r}: expected FIELD OP VALUES, e.g. 'outcome is failure'")
+    if not m["rest"].strip():
+        raise QueryError(f"missing value in {text.strip()!r}: expected FIELD OP VALUES, e.g. 'outcome is failure'")
     values = [_parse_value(item, text) for item in _split(m["rest"], ",")]
     return Condition(m["field"], m["op"], values)
 
