@@ -889,13 +889,17 @@ def _chunks(f: BinaryIO, size: int) -> Iterator[tuple[int, bytes]]:
 
     while True:
         want = size - plen if plen < size else max(plen, _BLOCK)
-        data = f.read(max(want, 4) if first else want)
+        data = f.read(max(want, len(BOM)) if first else want)
         if not data:
             break
         if first:
             first = False
+            while len(data) < len(BOM) and (more := f.read(len(BOM))):
+                data += more
             if data.startswith(BOM):
                 data = data[len(BOM) :]
+                if not data:
+                    continue
         pos, n = 0, len(data)
         while pos < n:
             room = size - plen
