@@ -17,6 +17,7 @@ __all__ = ["main"]
 COMMANDS: dict[str, str] = {
     "info": "auditlab.cli.info:info",
     "load": "auditlab.cli.load:load",
+    "query": "auditlab.cli.query:query",
     "samples": "auditlab.cli.samples:samples",
 }
 

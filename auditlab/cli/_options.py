@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-__all__ = ["json_option", "paths_argument", "store_option"]
+if TYPE_CHECKING:  # pragma: no cover
+    from auditlab.filters import Query
+
+__all__ = ["filter_options", "json_option", "paths_argument", "query_from_options", "store_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,3 +34,57 @@ def paths_argument(func: F) -> F:
 def json_option(func: F) -> F:
     """``--json``: print one JSON object instead of text."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+def filter_options(func: F) -> F:
+    """``--where``, ``--since``, ``--start``, ``--end``, ``--allow-unknown-actions``: a Portal filter.
+
+    The command receives ``where, since, start, end, allow_unknown_actions``; turn them into a
+    :class:`~auditlab.filters.Query` with :func:`query_from_options`.
+    """
+    options = [
+        click.option(
+            "--where",
+            "where",
+            multiple=True,
+            metavar='"FIELD OP VALUES"',
+            help='A filter, e.g. "outcome is failure" or "action is_any user.login,user.logout". Repeatable; ANDed.',
+        ),
+        click.option(
+            "--since",
+            "since",
+            type=click.Choice(["24h", "7d", "30d", "all"], case_sensitive=False),
+            default=None,
+            help="Time range ending at the newest event [default: 24h].",
+        ),
+        click.option("--start", "start", metavar="ISO", default=None, help="Custom range start (inclusive, UTC)."),
+        click.option("--end", "end", metavar="ISO", default=None, help="Custom range end (exclusive, UTC)."),
+        click.option(
+            "--allow-unknown-actions", is_flag=True, help="Accept actions outside the Portal catalog."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def query_from_options(
+    where: tuple[str, ...],
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    allow_unknown_actions: bool = False,
+) -> Query:
+    """The :class:`~auditlab.filters.Query` that :func:`filter_options` describe.
+
+    Raises:
+        click.UsageError: ``--since`` together with ``--start``/``--end``.
+        QueryError: a filter or date that does not parse (exit 2 with its message).
+    """
+    from auditlab.filters import Query, TimeRange, parse_condition
+
+    if since and (start or end):
+        raise click.UsageError("give --since or --start/--end, not both")
+    time_range = TimeRange("custom", start=start, end=end) if (start or end) else TimeRange(since)
+    conditions = [parse_condition(text) for text in where]
+    return Query(conditions, time_range, allow_unknown_actions=allow_unknown_actions)

@@ -281,7 +281,7 @@ class Query:
         >>> Query([Condition("action", "is", "user.pat.revoke")])
         Traceback (most recent call last):
         ...
-        auditlab.errors.UnknownActionError: unknown action 'user.pat.revoke'; did you mean user.pat.revoked? (also close: user.pat.all_revoked, user.pat.created) (allow_unknown_actions=True accepts it)
+        auditlab.errors.UnknownActionError: unknown action 'user.pat.revoke'; did you mean user.pat.revoked? (also close: user.pat.all_revoked, user.pat.created) (allow_unknown_actions=True or --allow-unknown-actions accepts it)
         >>> Query().where("outcome", "is", "failure").since("all").to_text()
         'outcome is failure; all time'
     """
@@ -328,7 +328,7 @@ class Query:
                         hint = f"; did you mean {close[0]}?"
                         hint += f" (also close: {', '.join(close[1:])})" if close[1:] else ""
                     raise UnknownActionError(
-                        f"unknown action {value!r}{hint} (allow_unknown_actions=True accepts it)",
+                        f"unknown action {value!r}{hint} (allow_unknown_actions=True or --allow-unknown-actions accepts it)",
                         suggestions=close,
                     )
 

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 
 from auditlab.errors import OperatorError, QueryError, UnknownFieldError
-from auditlab.filters import Query, parse_query, query_from_dict, query_from_json, query_to_dict, query_to_json
+from auditlab.filters import (
+    Query,
+    parse_query,
+    query_from_dict,
+    query_from_json,
+    query_to_dict,
+    query_to_json,
+)
 from auditlab.testing.strategies import queries
 
 
