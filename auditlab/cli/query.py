@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -87,15 +88,15 @@ def _echo_table(result: QueryResult, limit: int) -> None:
     click.echo(f"{frame.height} of {total} events ({result.query.to_text()})")
 
 
+#: format -> "module:function" of the writer, called as ``writer(events, binary_stream)``.
+WRITERS: dict[str, str] = {"ndjson": "auditlab.io.ndjson:write_ndjson", "cef": "auditlab.io.cef:write_cef"}
+
+
 def _write_events(result: QueryResult, fmt: str, limit: int | None) -> None:
+    from importlib import import_module
+
+    module, name = WRITERS[fmt].split(":")
+    writer: Callable[..., object] = getattr(import_module(module), name)
     stream = click.get_binary_stream("stdout")
-    events = result.to_arrow(limit=limit)
-    if fmt == "ndjson":
-        from auditlab.io.ndjson import write_ndjson
-
-        write_ndjson(events, stream)
-    else:
-        from auditlab.io.cef import write_cef
-
-        write_cef(events, stream)
+    writer(result.to_arrow(limit=limit), stream)
     stream.flush()

@@ -175,7 +175,7 @@ class QueryResult:
 
     def to_arrow(self, *, limit: int | None = None) -> pa.Table:
         """The matching events as an Arrow table, newest first."""
-        return self.relation(limit=limit).fetch_arrow_table()
+        return self.relation(limit=limit).to_arrow_table()
 
     def distinct(self, field: str, *, limit: int = 20) -> pl.DataFrame:
         """The most common values of ``field`` among the matching events, with counts.

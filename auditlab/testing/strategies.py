@@ -87,7 +87,7 @@ def filter_values(field: str) -> st.SearchStrategy[str]:
 
 
 def _text_values() -> st.SearchStrategy[str]:
-    return st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
+    return st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
 
 
 def pool_conditions(*, fields: list[str] | None = None) -> st.SearchStrategy[Condition]:
