@@ -270,7 +270,8 @@ def _pat_created(ctx: Ctx, u: User, t: int, ip: str, auth: str) -> None:
 
 def _pat_rotated(ctx: Ctx, u: User, t: int, ip: str, auth: str) -> None:
     """Revoke the oldest own token, then create a new one (the token ids come from the PAT pass)."""
-    ctx.emit(t, "user.pat.revoked", u, ip, on_user(u), auth=auth, owner=u)
+    if u.api:
+        ctx.emit(t, "user.pat.revoked", u, ip, on_user(u), auth=auth, owner=u)
     ctx.emit(t + ctx.rng.randint(20, 120) * SECOND, "user.pat.created", u, ip, on_user(u), auth=auth, owner=u)
 
 

@@ -113,6 +113,7 @@ class _Background:
            details={"file_name": "profile-baseline.json"})
         # Weekly audit exports by the compliance analyst; the previous one is deleted.
         sec0 = org.role("security")[0]
+        self.audit_exports.append(new_uuid(rng))  # last export made before the period
         for d in range((ctx.end - ctx.start) // DAY):
             day = ctx.start + d * DAY
             if weekday(day) == 0:
@@ -121,9 +122,8 @@ class _Background:
                 at(t, "organization.audit_export.created", sec0, on_org(org),
                    details={"export_id": export_id, "name": f"weekly-{iso(t)[:10]}", "formats": ["ndjson", "cef"],
                             "datetime_start": iso(day - 7 * DAY)[:19] + "Z", "datetime_end": iso(day)[:19] + "Z"})
-                if self.audit_exports:
-                    at(t + 2 * MINUTE, "organization.audit_export.deleted", sec0, on_org(org),
-                       details={"export_id": self.audit_exports[-1]})
+                at(t + 2 * MINUTE, "organization.audit_export.deleted", sec0, on_org(org),
+                   details={"export_id": self.audit_exports[-1]})
                 self.audit_exports.append(export_id)
         # A hackathon group lives and goes; a group limit is raised.
         g = Group(new_uuid(rng), "Hackathon 2026", "hackathon", 0.0)
@@ -193,13 +193,13 @@ class _Background:
         org.users.append(hire)
         ctx.emit(t, "user.scim.created", scim, scim.ips[0], on_user(hire), auth="API",
                  details={"userName": hire.email, "active": True})
-        leaver = org.role("dev")[-2]
+        leaver = next(u for u in org.role("dev") if u.leaves)
         t = ctx.slot(0.6, 18, 5, weekdays=True)
         ctx.emit(t, "user.scim.deleted", scim, scim.ips[0], on_user(leaver), auth="API",
                  details={"userName": leaver.email})
         leaver.until = t
         # An admin removes a contractor whose contract ended.
-        gone = org.role("contractor")[4]
+        gone = next(u for u in org.role("contractor") if u.leaves)
         t = ctx.slot(0.9, 16, 0, weekdays=True)
         ctx.emit(t, "user.removed", a0, a0.ips[0], on_user(gone), details={"email": gone.email})
         gone.until = t
@@ -341,15 +341,25 @@ class _Background:
     # ---- make sure every background action occurs at least once --------------------------------
     def coverage(self) -> None:
         ctx = self.ctx
+        org = ctx.org
         present = {d.action for d in ctx.buf}
-        admin = self.admins()[1]
+        actors = {
+            "user.password_changed": org.role("contractor")[2],
+            "user.pat.revoked": next(u for u in org.role("dev") if u.api and not u.leaves),
+        }
         k = 0
         for action in sorted(ACTIONS):
-            if action in present or action in INCIDENT_ONLY or action not in ACTIVITY:
+            # a revocation may still be dropped later (no token left, too close to another): always add one
+            if (action in present and action != "user.pat.revoked") or action in INCIDENT_ONLY or action not in ACTIVITY:
                 continue
             k += 1
+            who = actors.get(action, self.admins()[1])
             t = ctx.slot(0.5, 14, 0, weekdays=True) + k * 3 * MINUTE
-            ACTIVITY[action](ctx, admin, t, admin.ips[0], "PORTAL")
+            if ctx.blocked(who.id, t - HOUR, t + HOUR):
+                continue
+            if action == "user.pat.revoked":  # make sure there is a token to revoke
+                ACTIVITY["user.pat.created"](ctx, who, t - 30 * MINUTE, who.ips[0], "PORTAL")
+            ACTIVITY[action](ctx, who, t, who.ips[0], "PORTAL")
 
 
 def background(ctx: Ctx) -> None:

@@ -74,7 +74,7 @@ def build_samples(
     drafts = [d for d in drafts if start <= d.t < stop]
     drafts = space_revocations(gate_failures(drafts))
     drafts = resolve_pats(drafts, org, random.Random(f"{seed}:pats"))
-    drafts = resolve_quota(drafts, org, start, ctx.quota_burst)
+    drafts = resolve_quota(drafts, org, start, stop, ctx.quota_burst)
     records, ids = to_records(drafts, random.Random(f"{seed}:ids"))
     found = describe(drafts, ids, facts)
     return SampleSet(seed, days, iso(start)[:19] + "Z", iso(stop)[:19] + "Z", records, found)

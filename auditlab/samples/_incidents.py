@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditlab.samples._ctx import Ctx, on_org, on_user, on_version
-from auditlab.samples._model import HOUR, MINUTE, SECOND, Draft, Package, User, iso, new_uuid
+from auditlab.samples._model import DAY, HOUR, MINUTE, SECOND, Draft, Package, User, iso, new_uuid
 
 __all__ = ["ATTACKER_IPS", "BURST_UPLOADS", "SPECS", "Incident", "Spec", "describe", "plant"]
 
@@ -154,8 +154,7 @@ def plant(ctx: Ctx) -> dict[str, dict[str, Any]]:
     # 2. Password spray: one address, 18 accounts, one attempt each, about 4 minutes.
     inc, ip = "INC-02-password-spray", ATTACKER_IPS["spray"]
     t = t0 = ctx.slot(0.50, 22, 17)
-    pool = [u for u in org.users if u.login is not None and u.since is None and u.until is None
-            and u not in contractors[:2]]
+    pool = [u for u in org.users if u.login is not None and not u.leaves and u not in contractors[:2]]
     for u in sorted(rng.sample(pool, 18), key=lambda x: x.email):
         tag(ctx.emit(t, "user.login", u, ip, on_user(u), error="Invalid credentials"), inc)
         ctx.quiet(u.id, t0 - 20 * MINUTE, t0 + 25 * MINUTE)
@@ -210,10 +209,12 @@ def plant(ctx: Ctx) -> dict[str, dict[str, Any]]:
     facts[inc] = {"uploads": BURST_UPLOADS, "refused": 3, "group": mobile.name, "last_spend": None,
                   "limit": None}
     inc = "INC-09-quota-reallocation"
+    # enough for the rest of the period: 150, or more on long periods (rounded up to 50)
+    amount = max(150, -(-int(1.5 * mobile.daily_uploads() * (ctx.end - realloc) / DAY) // 50) * 50)
     tag(ctx.emit(realloc, "organization.licensing.quotas.reallocated", a0, a0.ips[0], on_org(org), details={
         "from_group": data.name, "from_group_id": data.id, "to_group": mobile.name, "to_group_id": mobile.id,
-        "amount": 150}, amount=150, group2=mobile), inc)
-    facts[inc] = {"amount": 150, "from_group": data.name, "to_group": mobile.name}
+        "amount": amount}, amount=amount, group2=mobile), inc)
+    facts[inc] = {"amount": amount, "from_group": data.name, "to_group": mobile.name}
 
     # 4. Mass revocation, then an affected CI account uploads through the API 2 h 37 min later.
     inc = "INC-04-mass-pat-revocation"

@@ -105,14 +105,17 @@ class Project:
 
 @dataclass(eq=False, slots=True)
 class Group:
-    """A group: projects, a CI bot, a baseline of uploads per weekday and an upload quota."""
+    """A group: projects, a CI bot and a baseline of uploads per weekday."""
 
     id: str
     name: str
     slug: str
     weekday_uploads: float
     projects: list[Project] = field(default_factory=list)
-    limit: int = 0
+
+    def daily_uploads(self) -> float:
+        """Expected quota spent a day (CI on weekdays, nightly builds, people)."""
+        return self.weekday_uploads * 5 / 7 + 2.5
 
 
 @dataclass(eq=False, slots=True)
@@ -126,7 +129,10 @@ class StoredFile:
 
 @dataclass(eq=False, slots=True)
 class User:
-    """A Portal user. ``login`` is how they sign in: saml, oidc, password, or None (no UI)."""
+    """A Portal user. ``login`` is how they sign in: saml, oidc, password, or None (no UI).
+
+    ``leaves`` marks the accounts the background deprovisions or removes during the period.
+    """
 
     id: str
     email: str
@@ -138,6 +144,7 @@ class User:
     since: int | None = None
     until: int | None = None
     tokens: int = 0
+    leaves: bool = False
 
     def alive(self, ms: int) -> bool:
         """Whether the account exists at ``ms``."""

@@ -43,14 +43,14 @@ _LAST = (
     "ritter", "sauer",
 )
 
-# slug, display name, CI uploads per weekday, monthly upload quota, project names
-_GROUPS: tuple[tuple[str, str, float, int, tuple[str, ...]], ...] = (
-    ("platform", "Platform", 12.0, 500, ("platform-core", "platform-auth", "platform-infra")),
-    ("payments", "Payments", 8.0, 400, ("payments-gateway", "payments-ledger")),
-    ("mobile", "Mobile", 6.0, 350, ("mobile-android", "mobile-ios", "mobile-sdk")),
-    ("data", "Data Science", 4.0, 600, ("data-pipeline", "data-models")),
-    ("web", "Web", 9.0, 400, ("web-storefront", "web-admin", "web-widgets")),
-    ("firmware", "Firmware", 3.0, 250, ("firmware-gateway", "firmware-sensor")),
+# slug, display name, CI uploads per weekday, project names
+_GROUPS: tuple[tuple[str, str, float, tuple[str, ...]], ...] = (
+    ("platform", "Platform", 12.0, ("platform-core", "platform-auth", "platform-infra")),
+    ("payments", "Payments", 8.0, ("payments-gateway", "payments-ledger")),
+    ("mobile", "Mobile", 6.0, ("mobile-android", "mobile-ios", "mobile-sdk")),
+    ("data", "Data Science", 4.0, ("data-pipeline", "data-models")),
+    ("web", "Web", 9.0, ("web-storefront", "web-admin", "web-widgets")),
+    ("firmware", "Firmware", 3.0, ("firmware-gateway", "firmware-sensor")),
 )
 _PKG_SUFFIX = ("api", "worker", "cli", "lib", "agent", "ui", "bundle", "sdk")
 
@@ -113,8 +113,8 @@ def new_user(
 def build_org(rng: random.Random) -> Org:
     """The organisation for one seed: users, groups, projects, packages."""
     groups: list[Group] = []
-    for slug, name, rate, limit, projects in _GROUPS:
-        g = Group(new_uuid(rng), name, slug, rate, limit=limit)
+    for slug, name, rate, projects in _GROUPS:
+        g = Group(new_uuid(rng), name, slug, rate)
         for pname in projects:
             p = Project(new_uuid(rng), pname, g)
             stem = pname.split("-", 1)[1]
@@ -154,4 +154,6 @@ def build_org(rng: random.Random) -> Org:
     users.append(new_user(rng, f"scim-okta@{DOMAIN}", "scim", None, SCIM_IPS, (), api=True))
     for u in users:
         u.tokens = 2 if u.role == "ci" else (1 if u.api else 0)
+    [u for u in users if u.role == "dev"][-2].leaves = True
+    [u for u in users if u.role == "contractor"][-1].leaves = True
     return Org(new_uuid(rng), "acme", DOMAIN, users, groups, spare_names=names)

@@ -6,7 +6,8 @@
 2. :func:`space_revocations` keeps background token revocations at least 30 minutes apart.
 3. :func:`resolve_pats` tracks every user's tokens: fills token ids into PAT events and,
    outside planted incidents, issues a new token before API use by someone holding none.
-4. :func:`resolve_quota` keeps a ledger per group and fills ``quota_remaining``/``quota_limit``.
+4. :func:`resolve_quota` keeps a licence ledger per group (a yearly pool, no resets in the
+   period) and fills ``quota_remaining``/``quota_limit``.
 5. :func:`to_records` assigns ids from the RNG and builds the Portal-shaped records.
 
 Examples:
@@ -127,38 +128,36 @@ def resolve_pats(drafts: list[Draft], org: Org, rng: random.Random) -> list[Draf
     return out
 
 
-def _month(t: int) -> tuple[int, int]:
-    dt = datetime.fromtimestamp(t // 1000, tz=UTC)
-    return dt.year, dt.month
+def _used_before(g: Group, start: int) -> int:
+    """Quota the group spent in its licence year before the period (licence years start on 1 January)."""
+    first = datetime.fromtimestamp(start // 1000, tz=UTC).replace(month=1, day=1, hour=0, minute=0, second=0)
+    return round(g.daily_uploads() * (start - int(first.timestamp() * 1000)) / DAY)
 
 
-def _used_at_start(g: Group, start: int) -> int:
-    """Quota already spent this month before the period starts (estimated from the baseline)."""
-    day_of_month = datetime.fromtimestamp(start // 1000, tz=UTC).day
-    return round((g.weekday_uploads * 5 / 7 + 1.5) * (day_of_month - 1))
+def resolve_quota(drafts: list[Draft], org: Org, start: int, end: int,
+                  burst: tuple[Group, int, int] | None) -> list[Draft]:
+    """Fill quota details from a ledger per group; an upload with no quota left fails with 'Quota exceeded'.
 
-
-def resolve_quota(drafts: list[Draft], org: Org, start: int, burst: tuple[Group, int, int] | None) -> list[Draft]:
-    """Fill quota details per group; an upload with no quota left fails with 'Quota exceeded'."""
-    limit = {g.id: g.limit for g in org.groups}
-    if burst is not None:  # size the burst group's limit so the planted burst ends exactly at 0
+    A group's licence pool is sized to last the period comfortably (1.6 times the expected
+    use, rounded up to hundreds), a reallocation's source gets the amount on top, and the
+    burst group's pool is sized so that the planted burst ends exactly at 0.
+    """
+    days = (end - start) / DAY
+    used = {g.id: _used_before(g, start) for g in org.groups}
+    limit = {g.id: -(-int(used[g.id] + 1.6 * days * g.daily_uploads() + 200) // 100) * 100 for g in org.groups}
+    for d in drafts:
+        if d.action == "organization.licensing.quotas.reallocated" and d.details is not None:
+            limit[str(d.details["from_group_id"])] += d.amount
+    if burst is not None:
         g, t0, k = burst
-        same = _month(t0) == _month(start)
-        since = start if same else int(datetime(*_month(t0), 1, tzinfo=UTC).timestamp() * 1000)
         before = sum(1 for d in drafts if d.group is g and d.action.endswith("upload_quota.spent")
-                     and since <= d.t < t0 and d.incident is None)
-        limit[g.id] = (_used_at_start(g, start) if same else 0) + before + k
-    groups = {g.id: g for g in org.groups}
-    used: dict[str, int] = {}
-    month: dict[str, tuple[int, int]] = {}
+                     and d.t < t0 and d.incident is None)
+        limit[g.id] = used[g.id] + before + k
     uploads = {d.req: d for d in drafts if d.action.endswith(("uploaded", "imported"))}
     out: list[Draft] = []
     for d in drafts:
         if d.action.endswith("upload_quota.spent") and d.group is not None:
-            gid, m = d.group.id, _month(d.t)
-            if month.get(gid) != m:
-                used[gid] = _used_at_start(d.group, start) if m == _month(start) else 0
-                month[gid] = m
+            gid = d.group.id
             if limit[gid] - used[gid] < d.amount:
                 up = uploads.get(d.req)
                 if up is not None:
@@ -171,10 +170,8 @@ def resolve_quota(drafts: list[Draft], org: Org, start: int, burst: tuple[Group,
             limit[d.group.id] = old + d.amount
             d.details = {"changes": [{"field": "upload_quota_limit", "old": old, "new": old + d.amount}]}
         elif d.action == "organization.licensing.quotas.reallocated" and d.details is not None:
-            src, dst = str(d.details["from_group_id"]), str(d.details["to_group_id"])
-            if src in groups and dst in groups:
-                limit[src] -= d.amount
-                limit[dst] += d.amount
+            limit[str(d.details["from_group_id"])] -= d.amount
+            limit[str(d.details["to_group_id"])] += d.amount
         out.append(d)
     return out
 
