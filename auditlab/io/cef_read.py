@@ -436,7 +436,7 @@ def parse_cef(lines: pa.Table, *, batch_rows: int = 100_000) -> pa.Table:
     Examples:
         >>> import pyarrow as pa
         >>> t = parse_cef(pa.table({"source_line": [7], "text": ["CEF:0|a|b|c|d|e|f|x=1 y=a b"]}))
-        >>> t.column("record")[0].as_py()[-32:], t.column("source_line")[0].as_py()
+        >>> t.column("record")[0].as_py()[-33:], t.column("source_line")[0].as_py()
         ('"severity":"f","x":"1","y":"a b"}', 7)
     """
     import polars as pl
