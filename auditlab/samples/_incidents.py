@@ -16,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +78,8 @@ SPECS: tuple[Spec, ...] = (
          "Burst of uploads exhausts a group's quota",
          "{users[0]} uploads {uploads} versions to group {group} via the API from {ips[0]} between {start} "
          "and {last_spend}: version.upload_quota.spent falls to quota_remaining 0 (limit {limit}); then "
-         "{refused} uploads fail with 'Quota exceeded' until {end}. The group's baseline is a few uploads "
-         "a day, all from CI runner addresses."),
+         "{refused} uploads fail with 'Quota exceeded' until {end}. Otherwise the group spends {per_day} "
+         "a day on average and never more than {max_hour} in an hour."),
     Spec("INC-09-quota-reallocation", "quota_reallocation", None, "Upload quota reallocated by an admin",
          "{users[0]} reallocates {amount} units of upload quota from {from_group} to {to_group} "
          "(organization.licensing.quotas.reallocated) at {start} from {ips[0]}; the only reallocation "
@@ -282,6 +283,11 @@ def describe(drafts: list[Draft], ids: dict[int, str], facts: dict[str, dict[str
             spends = [d for d in mine if d.action.endswith("upload_quota.spent")]
             f["last_spend"] = iso(spends[-1].t)
             f["limit"] = (spends[-1].details or {}).get("quota_limit")
+            group = spends[0].group
+            hours = Counter(d.t // HOUR for d in drafts if d.group is group and d.incident is None
+                            and d.action.endswith("upload_quota.spent"))
+            days = (drafts[-1].t - drafts[0].t) / DAY
+            f["per_day"], f["max_hour"] = f"{sum(hours.values()) / days:.1f}", max(hours.values())
         if spec.kind == "mass_pat_revocation":
             det = mine[0].details or {}
             f["revoked"], f["affected"] = det.get("revoked_count"), det.get("affected_users")
