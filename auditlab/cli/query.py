@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -97,6 +98,6 @@ def _write_events(result: QueryResult, fmt: str, limit: int | None) -> None:
 
     module, name = WRITERS[fmt].split(":")
     writer: Callable[..., object] = getattr(import_module(module), name)
-    stream = click.get_binary_stream("stdout")
+    stream = sys.stdout.buffer
     writer(result.to_arrow(limit=limit), stream)
     stream.flush()

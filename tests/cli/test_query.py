@@ -91,3 +91,27 @@ def test_help_lists_the_filter_options() -> None:
     assert code == 0
     for flag in ("--where", "--since", "--start", "--end", "--format", "--count", "--limit", "--store"):
         assert flag in output
+
+
+def test_ndjson_and_cef_go_to_the_writers_as_arrow_on_binary_stdout(
+    export: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import types
+
+    from auditlab.cli import query as query_module
+
+    seen: list[tuple[str, int]] = []
+    fake = types.ModuleType("fake_writers")
+
+    def write(events, stream) -> None:  # the writers' contract: (Arrow table, binary stream)
+        seen.append((events.column("event_id")[0].as_py(), events.num_rows))
+        stream.write(b"written\n")
+
+    fake.write = write  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_writers", fake)
+    monkeypatch.setitem(query_module.WRITERS, "ndjson", "fake_writers:write")
+    monkeypatch.setitem(query_module.WRITERS, "cef", "fake_writers:write")
+    assert run(export, "--since", "all", "--format", "ndjson") == (0, "written\n")
+    assert run(export, "--since", "all", "--format", "cef", "--limit", "1") == (0, "written\n")
+    assert seen == [("e2", 3), ("e2", 1)]
