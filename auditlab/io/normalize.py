@@ -14,6 +14,7 @@ Key names and values from the input reach SQL only as bound parameters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditlab.catalog import AUTH_CONTEXT_SPELLINGS, OUTCOME_SPELLINGS
@@ -23,7 +24,15 @@ from auditlab.schema import COLUMNS, STRING_FIELDS
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["MAX_DEPTH", "discover_paths", "install_macros", "normalize_stage", "stage_json_lines"]
+__all__ = [
+    "MAX_DEPTH",
+    "Discovery",
+    "discover_paths",
+    "install_macros",
+    "normalize_stage",
+    "sample_objects",
+    "stage_json_lines",
+]
 
 #: How deep nested objects are flattened into key paths.
 MAX_DEPTH = 4
@@ -56,60 +65,137 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_MACROS)
 
 
-def stage_json_lines(con: duckdb.DuckDBPyConnection, lines: str, stage: str) -> None:
+#: How many records the first, recursive discovery pass looks at.
+SAMPLE_ROWS = 2000
+
+
+def _children(
+    con: duckdb.DuckDBPyConnection, source: str, parents: list[KeyPath], where: str = "true", params: dict[str, object] | None = None
+) -> list[tuple[KeyPath, str]]:
+    """(parent, child key) for every key found under each parent path, one parse per row."""
+    if not parents:
+        return []
+    rows = con.execute(
+        f"""SELECT DISTINCT i, k FROM (
+              SELECT unnest(range(1, len($p) + 1)) AS i, unnest(json_keys(record, $p)) AS ks
+              FROM {source} WHERE record IS NOT NULL AND {where}
+            ), unnest(ks) AS u(k)""",  # noqa: S608 - names are ours
+        {"p": [json_pointer(p) for p in parents], **(params or {})},
+    ).fetchall()
+    return [(parents[i - 1], k) for i, k in sorted(rows) if k is not None]
+
+
+def _descend(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    mapping: Mapping,
+    frontier: list[KeyPath],
+    *,
+    where: str = "true",
+    params: dict[str, object] | None = None,
+) -> tuple[list[KeyPath], set[KeyPath]]:
+    """Walk down from ``frontier`` (paths that may hold objects): the paths found, and the objects."""
+    paths: list[KeyPath] = []
+    objects: set[KeyPath] = set()
+    frontier = [p for p in frontier if len(p) < MAX_DEPTH and mapping.column_for(p) != "details"]
+    while frontier:
+        found = _children(con, source, frontier, where, params)
+        objects.update(parent for parent, _ in found)
+        children = [(*parent, key) for parent, key in found]
+        paths.extend(children)
+        frontier = [c for c in children if len(c) < MAX_DEPTH and mapping.column_for(c) != "details"]
+    return paths, objects
+
+
+def sample_objects(con: duckdb.DuckDBPyConnection, lines: str, mapping: Mapping) -> tuple[list[KeyPath], set[KeyPath]]:
+    """Paths and object paths of the first :data:`SAMPLE_ROWS` JSON objects among ``lines``.
+
+    Only a head start: :func:`discover_paths` then reads the keys of *every* record.
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _auditlab_sample AS
+            SELECT text AS record FROM {lines}
+            WHERE text IS NOT NULL AND try(json_type(text)) = 'OBJECT' LIMIT {SAMPLE_ROWS}"""  # noqa: S608
+    )
+    paths, objects = _descend(con, "_auditlab_sample", mapping, [()])
+    con.execute("DROP TABLE _auditlab_sample")
+    objects.discard(())
+    return paths, objects
+
+
+def stage_json_lines(con: duckdb.DuckDBPyConnection, lines: str, stage: str, mapping: Mapping) -> Discovery:
     """Stage NDJSON lines (table ``lines``: source_line, text, invalid) as records.
 
+    One JSON parse per line both validates it and lists its keys (top level, and under each
+    object path the sample found), kept in the stage's ``keys`` column for discovery.
     Blank lines (empty after removing CR/LF) are dropped here: they are not events.
     """
+    sample_paths, sample_objs = sample_objects(con, lines, mapping)
+    parents: list[KeyPath] = [(), *sorted(sample_objs)]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {stage} AS
         SELECT source_line,
                coalesce(text, invalid) AS raw,
                CASE WHEN error IS NULL THEN text END AS record,
-               error
+               error,
+               CASE WHEN error IS NULL THEN keys END AS keys
         FROM (
-          SELECT source_line, text, invalid,
+          SELECT source_line, text, invalid, keys,
                  CASE
                    WHEN text IS NULL THEN 'invalid UTF-8'
-                   WHEN NOT json_valid(text) THEN 'not valid JSON'
-                   WHEN json_type(text) <> 'OBJECT' THEN 'not a JSON object (' || lower(json_type(text)) || ')'
+                   WHEN keys IS NULL THEN 'not valid JSON'
+                   WHEN left(ltrim(text), 1) <> '{{' THEN 'not a JSON object (' || lower(json_type(text)) || ')'
                  END AS error
-          FROM {lines}
-          WHERE text IS NULL OR text <> ''
+          FROM (SELECT *, try(json_keys(text, $p)) AS keys FROM {lines} WHERE text IS NULL OR text <> '')
         )
-        """  # noqa: S608 - table names are ours, never from input
+        """,  # noqa: S608 - table names are ours, never from input
+        {"p": [json_pointer(p) for p in parents]},
     )
+    return Discovery(parents, set(sample_paths), sample_objs)
 
 
-def discover_paths(con: duckdb.DuckDBPyConnection, stage: str, mapping: Mapping) -> tuple[list[KeyPath], set[KeyPath]]:
-    """Every key path present in the stage's valid records, and those that hold objects.
+@dataclass(frozen=True)
+class Discovery:
+    """What a stage's ``keys`` column lists: the keys under each of ``parents`` (``()`` is the top)."""
+
+    parents: list[KeyPath]
+    known_paths: set[KeyPath]
+    known_objects: set[KeyPath]
+
+    @classmethod
+    def flat(cls) -> Discovery:
+        """For flat records (CEF): ``keys`` lists the top-level keys only."""
+        return cls([()], set(), set())
+
+
+def discover_paths(
+    con: duckdb.DuckDBPyConnection, stage: str, mapping: Mapping, discovery: Discovery
+) -> tuple[list[KeyPath], set[KeyPath]]:
+    """Every key path in the stage's valid records, and those that hold objects. No sampling:
+    the keys of every record are read; paths the head-start sample did not know are checked
+    for nested objects on just the rows that hold them.
 
     Objects are descended into (up to :data:`MAX_DEPTH`) unless the key maps to ``details``,
     which keeps its object whole.
     """
-    valid = f"FROM {stage} WHERE error IS NULL"
-    top = [(r[0],) for r in con.execute(f"SELECT DISTINCT unnest(json_keys(record)) {valid}").fetchall()]
-    paths: list[KeyPath] = list(top)
-    objects: set[KeyPath] = set()
-    frontier = [p for p in top if mapping.column_for(p) != "details"]
-    depth = 1
-    while frontier and depth < MAX_DEPTH:
-        pointers = [json_pointer(p) for p in frontier]
-        rows = con.execute(
-            f"""SELECT DISTINCT i, k FROM (
-                  SELECT unnest(range(1, len($p) + 1)) AS i, unnest(json_keys(record, $p)) AS ks {valid}
-                ), unnest(ks) AS u(k)""",  # noqa: S608
-            {"p": pointers},
-        ).fetchall()
-        children: list[KeyPath] = []
-        for i, key in sorted(rows):
-            parent = frontier[i - 1]
-            objects.add(parent)
-            children.append((*parent, key))
-        paths.extend(children)
-        frontier = [c for c in children if mapping.column_for(c) != "details"]
-        depth += 1
+    rows = con.execute(
+        f"""SELECT DISTINCT i, k FROM (
+              SELECT unnest(range(1, len(keys) + 1)) AS i, unnest(keys) AS ks FROM {stage} WHERE keys IS NOT NULL
+            ), unnest(ks) AS u(k)"""  # noqa: S608
+    ).fetchall()
+    found = [(*discovery.parents[i - 1], k) for i, k in sorted(rows) if k is not None]
+    objects = {discovery.parents[i - 1] for i, _ in rows} - {()}
+    objects |= discovery.known_objects & set(found)
+    paths = list(found)
+    new = [p for p in found if p not in discovery.known_paths]
+    if new:
+        # only rows that hold one of the new keys can hold objects under them
+        more, more_objs = _descend(
+            con, stage, mapping, new, where="list_has_any(flatten(keys), $names)", params={"names": sorted({p[-1] for p in new})}
+        )
+        paths.extend(more)
+        objects |= more_objs
     return paths, objects
 
 
@@ -127,6 +213,7 @@ def normalize_stage(
     source: str,
     ordinal: int,
     mapping: Mapping,
+    discovery: Discovery,
     events: str,
     quarantine: str,
     text_chars: int,
@@ -136,7 +223,7 @@ def normalize_stage(
     ``events`` has the canonical columns plus ``ordinal`` (the source's rank in the load, for
     first-seen-wins dedupe); ``quarantine`` has source, source_line, reason, text, ordinal.
     """
-    paths, objects = discover_paths(con, stage, mapping)
+    paths, objects = discover_paths(con, stage, mapping, discovery)
     resolved = mapping.resolve(paths)
     scalar_ptrs: list[str] = []
     index: dict[str, list[int]] = {}
@@ -191,7 +278,7 @@ def normalize_stage(
                       ELSE {details_pick} END AS details
           FROM x
         )
-        SELECT *,
+        SELECT * EXCLUDE (raw),
           CASE
             WHEN error IS NOT NULL THEN error
             WHEN ts_text IS NULL THEN 'no timestamp'
@@ -202,15 +289,15 @@ def normalize_stage(
         """,  # noqa: S608 - identifiers and indexes are ours; input reaches SQL only as parameters
         params,
     )
-    select_cols = ", ".join(
-        {"timestamp": "ts", "source": "$source", "source_line": "source_line"}.get(c, c) for c in COLUMNS
-    )
+    # _auditlab_norm has the stage's rows in the stage's order: raw comes back by position, uncopied.
+    select_cols = ", ".join({"timestamp": "n.ts", "source": "$source", "raw": "s.raw"}.get(c, f"n.{c}") for c in COLUMNS)
     con.execute(
-        f"INSERT INTO {events} SELECT {select_cols}, {int(ordinal)} FROM _auditlab_norm WHERE reason IS NULL",  # noqa: S608
+        f"INSERT INTO {events} SELECT {select_cols}, {int(ordinal)} "  # noqa: S608
+        f"FROM _auditlab_norm n POSITIONAL JOIN {stage} s WHERE n.reason IS NULL",
         {"source": source},
     )
     con.execute(
-        f"INSERT INTO {quarantine} SELECT $source, source_line, reason, left(raw, {int(text_chars)}), "  # noqa: S608
-        f"{int(ordinal)} FROM _auditlab_norm WHERE reason IS NOT NULL",
+        f"INSERT INTO {quarantine} SELECT $source, n.source_line, n.reason, left(s.raw, {int(text_chars)}), "  # noqa: S608
+        f"{int(ordinal)} FROM _auditlab_norm n POSITIONAL JOIN {stage} s WHERE n.reason IS NOT NULL",
         {"source": source},
     )

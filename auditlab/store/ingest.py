@@ -24,7 +24,7 @@ from auditlab.io.archive import iter_chunks, iter_members
 from auditlab.io.detect import sniff_format
 from auditlab.io.lines import split_lines
 from auditlab.io.mapping import Mapping
-from auditlab.io.normalize import install_macros, normalize_stage, stage_json_lines
+from auditlab.io.normalize import Discovery, install_macros, normalize_stage, stage_json_lines
 from auditlab.schema import COLUMNS, duckdb_columns
 from auditlab.store.report import LoadReport, QuarantinedLine, SourceReport
 
@@ -61,8 +61,10 @@ def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> N
         CREATE OR REPLACE TEMP TABLE {stage} AS
         SELECT k.source_line, coalesce(k.text, k.invalid) AS raw, p.record,
                CASE WHEN k.text IS NULL THEN 'invalid UTF-8'
-                    ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END) END AS error
+                    ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END) END AS error,
+               json_keys(p.record, ['']) AS keys
         FROM _auditlab_kept k LEFT JOIN _auditlab_cef p USING (source_line)
+        ORDER BY k.source_line
         """  # noqa: S608
     )
     con.unregister("_auditlab_cef")
@@ -74,7 +76,7 @@ def _stage_unknown(con: duckdb.DuckDBPyConnection, lines: str, stage: str) -> No
         f"""
         CREATE OR REPLACE TEMP TABLE {stage} AS
         SELECT source_line, coalesce(text, invalid) AS raw, NULL::VARCHAR AS record,
-               'not an audit log line (neither NDJSON nor CEF)' AS error
+               'not an audit log line (neither NDJSON nor CEF)' AS error, NULL::VARCHAR[][] AS keys
         FROM {lines} WHERE text IS NULL OR text <> ''
         """  # noqa: S608
     )
@@ -131,14 +133,16 @@ def ingest(
                         break
                     tally = _Tally(ordinal, member.source, fmt)
                     tallies.append(tally)
-                con.register("_auditlab_lines", split_lines(chunk, first_line=first_line))
+                lines = split_lines(chunk, first_line=first_line)
+                con.register("_auditlab_lines", lines)
                 if tally.format == "ndjson":
-                    stage_json_lines(con, "_auditlab_lines", "_auditlab_stage")
+                    discovery = stage_json_lines(con, "_auditlab_lines", "_auditlab_stage", mapping)
                 elif tally.format == "cef":
-                    lines = con.table("_auditlab_lines").fetch_arrow_table()
                     _stage_cef(con, lines, "_auditlab_stage")
+                    discovery = Discovery.flat()
                 else:
                     _stage_unknown(con, "_auditlab_lines", "_auditlab_stage")
+                    discovery = Discovery.flat()
                 con.unregister("_auditlab_lines")
                 (count,) = con.execute("SELECT count(*) FROM _auditlab_stage").fetchone() or (0,)
                 tally.lines += int(count)
@@ -148,6 +152,7 @@ def ingest(
                     source=member.source,
                     ordinal=ordinal,
                     mapping=mapping,
+                    discovery=discovery,
                     events="_ingest_events",
                     quarantine="_ingest_rejects",
                     text_chars=settings.quarantine_text_chars,

@@ -57,33 +57,50 @@ def test_open_refuses_foreign_folder(tmp_path):
 
 WRITER = textwrap.dedent(
     """
-    import sys, time, auditlab
+    import pathlib, sys, time, auditlab
     store = auditlab.open_store(sys.argv[1])
     mode = sys.argv[3]
+    signal = pathlib.Path(sys.argv[1]).parent / "writer.say"
+    def say(word):
+        with open(signal, "a") as fh:
+            fh.write(word + "\\n")
     def pause():
-        print("READY", flush=True)
+        say("READY")
         time.sleep(60)
-    print("STARTED", flush=True)
+    say("STARTED")
     store.ingest(sys.argv[2], _before_commit=pause if mode == "commit" else None)
-    print("DONE", flush=True)
+    say("DONE")
     """
 )
 
 
-def start_writer(store: Path, data: Path, mode: str) -> subprocess.Popen[str]:
+def start_writer(store: Path, data: Path, mode: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(store), str(data), mode],
-        stdout=subprocess.PIPE,
-        text=True,
+        stderr=open(store.parent / "writer.err", "w"),  # noqa: SIM115 - the child owns it
     )
 
 
+def said(proc: subprocess.Popen[bytes], store: Path, word: str) -> bool:
+    """Wait until the writer says ``word`` (through a file: its stdout is not needed)."""
+    signal_file = store.parent / "writer.say"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if signal_file.exists() and word in signal_file.read_text().split():
+            return True
+        if proc.poll() is not None:
+            raise AssertionError(f"writer exited {proc.returncode}: {(store.parent / 'writer.err').read_text()[-2000:]}")
+        time.sleep(0.02)
+    raise AssertionError(f"writer never said {word}")
+
+
 def test_second_writer_is_refused_while_one_loads(tmp_path):
-    store = auditlab.open_store(tmp_path / "s")
-    proc = start_writer(tmp_path / "s", events_file(tmp_path / "a.ndjson", "a", 10), "commit")
+    root = tmp_path / "s"
+    store = auditlab.open_store(root)
+    proc = start_writer(root, events_file(tmp_path / "a.ndjson", "a", 10), "commit")
     try:
-        assert proc.stdout.readline().strip() == "STARTED"
-        assert proc.stdout.readline().strip() == "READY"  # the writer holds the lock, paused
+        assert said(proc, root, "STARTED")
+        assert said(proc, root, "READY")  # the writer holds the lock, paused
         with pytest.raises(StoreLockedError, match="another process is loading"):
             store.ingest(events_file(tmp_path / "b.ndjson", "b", 5))
         reader = auditlab.open_store(tmp_path / "s", create=False)  # readers are never blocked
@@ -102,9 +119,9 @@ def test_sigkill_leaves_exactly_the_earlier_loads(tmp_path, when):
     before = sorted(store.to_polars()["event_id"])
     big = events_file(tmp_path / "big.ndjson", "big", 1_000_000)
     proc = start_writer(root, big, "commit" if when == "before-commit" else "midway")
-    assert proc.stdout.readline().strip() == "STARTED"
+    assert said(proc, root, "STARTED")
     if when == "before-commit":
-        assert proc.stdout.readline().strip() == "READY"  # files written, manifest not yet replaced
+        assert said(proc, root, "READY")  # files written, manifest not yet replaced
         assert len(list((root / "events").rglob("*.parquet"))) > 1
     else:
         time.sleep(0.4)  # somewhere in reading or normalising
