@@ -13,5 +13,17 @@ Examples:
 from __future__ import annotations
 
 from auditlab.io.cef_read import HEADER_KEYS, RESERVED_KEYS, SLOT_FAMILIES, parse_cef, parse_cef_raw
+from auditlab.io.cef_write import CUSTOM_STRINGS, EXACT_TIMESTAMP, STANDARD_KEYS, severity, write_cef
 
-__all__ = ["HEADER_KEYS", "RESERVED_KEYS", "SLOT_FAMILIES", "parse_cef", "parse_cef_raw"]
+__all__ = [
+    "CUSTOM_STRINGS",
+    "EXACT_TIMESTAMP",
+    "HEADER_KEYS",
+    "RESERVED_KEYS",
+    "SLOT_FAMILIES",
+    "STANDARD_KEYS",
+    "parse_cef",
+    "parse_cef_raw",
+    "severity",
+    "write_cef",
+]

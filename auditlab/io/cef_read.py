@@ -224,7 +224,9 @@ def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame
     members = (
         pl.when(pl.col("ext") == "")
         .then(pl.lit(""))
-        .otherwise(pl.col("ext").str.replace_many(table[0], table[1], leftmost=True).str.slice(1) + pl.lit('"'))
+        .otherwise(
+            pl.col("ext").str.replace_many(table[0], table[1], leftmost=True).str.slice(1) + pl.lit('"')
+        )
     )
     syslog = [pl.col("prefix").str.extract_groups(rx).alias(f"_p{i}") for i, rx in enumerate(_PREFIX_RES)]
     df = df.with_columns(pl.when(pl.col("error").is_null()).then(members).alias("members"), *syslog)
@@ -372,8 +374,12 @@ def _resolve_exploded(members: pl.Series) -> pl.Series:
     keys = pairs.get_column("key").unique().to_list()
     info = {k: s for k in keys if (s := _slot(k)) is not None}
     pairs = pairs.with_columns(
-        pl.col("key").replace_strict({k: s[0] for k, s in info.items()}, default=None, return_dtype=pl.String).alias("slot"),
-        pl.col("key").replace_strict({k: s[1] for k, s in info.items()}, default=False, return_dtype=pl.Boolean).alias("is_label"),
+        pl.col("key")
+        .replace_strict({k: s[0] for k, s in info.items()}, default=None, return_dtype=pl.String)
+        .alias("slot"),
+        pl.col("key")
+        .replace_strict({k: s[1] for k, s in info.items()}, default=False, return_dtype=pl.Boolean)
+        .alias("is_label"),
         pl.col("pair").str.split('":"').list.slice(1).list.join('":"').alias("content"),
     )
     labels = (
