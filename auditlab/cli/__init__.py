@@ -15,6 +15,8 @@ __all__ = ["main"]
 
 # command name -> "module:attribute". The one registry of commands.
 COMMANDS: dict[str, str] = {
+    "export": "auditlab.cli.export:export",
+    "exports": "auditlab.cli.exports:exports",
     "info": "auditlab.cli.info:info",
     "load": "auditlab.cli.load:load",
     "query": "auditlab.cli.query:query",
