@@ -115,3 +115,12 @@ def test_ndjson_and_cef_go_to_the_writers_as_arrow_on_binary_stdout(
     assert run(export, "--since", "all", "--format", "ndjson") == (0, "written\n")
     assert run(export, "--since", "all", "--format", "cef", "--limit", "1") == (0, "written\n")
     assert seen == [("e2", 3), ("e2", 1)]
+
+
+def test_ndjson_and_cef_through_the_real_writers(export: str) -> None:
+    code, output = run(export, "--since", "all", "--where", "action is user.login", "--format", "ndjson")
+    assert code == 0
+    assert [json.loads(line)["id"] for line in output.splitlines()] == ["e2", "e1"]
+    code, output = run(export, "--since", "all", "--format", "cef", "--limit", "1")
+    assert code == 0
+    assert output.startswith("CEF:0|") and "externalId=e2" in output and output.count("\n") == 1
