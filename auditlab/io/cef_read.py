@@ -368,6 +368,7 @@ def _resolve_exploded(members: pl.Series) -> pl.Series:
     pairs = (
         df.select("row", pl.col("m").str.slice(2).str.strip_suffix('"').str.split('","').alias("pair"))
         .explode("pair")
+        .filter(pl.col("pair") != "")
         .with_row_index("pos")
     )
     pairs = pairs.with_columns(pl.col("pair").str.split('":"').list.first().alias("key"))
