@@ -35,7 +35,7 @@ class Settings:
     max_member_bytes: int = 8 * 1024**3
     max_total_bytes: int = 64 * 1024**3
     max_ratio: float = 200.0
-    chunk_bytes: int = 256 * 1024**2
+    chunk_bytes: int = 64 * 1024**2
     quarantine_text_chars: int = 4096
     lock_timeout: float = 0.0
 

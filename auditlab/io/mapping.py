@@ -151,7 +151,9 @@ class Mapping:
         if not isinstance(extra, MappingABC):
             raise InputError("mapping profile: 'aliases' must be a table of column -> list of keys")
         replace = bool(data.get("replace", False))
-        new_names = {c: tuple(normalize_key(str(k)) for k in v) for c, v in extra.items()}  # type: ignore[attr-defined]
+        if not all(isinstance(v, list | tuple) for v in extra.values()):
+            raise InputError("mapping profile: each alias entry must be a list of keys")
+        new_names = {str(c): tuple(normalize_key(str(k)) for k in v) for c, v in extra.items()}
         claimed = {n for names in new_names.values() for n in names}
         aliases: dict[str, tuple[str, ...]] = {}
         for column in MAPPED_COLUMNS:

@@ -2,7 +2,7 @@
 
 The loop runs over inputs and chunks (hundreds of MB each), never over lines: every chunk is
 split with NumPy/Arrow and normalised by one batch of DuckDB statements. Results land in two
-temporary tables that the caller commits atomically (an in-memory transaction, or a manifest
+temporary views that the caller commits atomically (an in-memory transaction, or a manifest
 swap in a persistent store):
 
 - ``_ingest_new``: the canonical events to add (first seen wins within the load, and events
@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from auditlab.config import Settings
 from auditlab.errors import InputError
-from auditlab.io.archive import iter_chunks, iter_members
+from auditlab.io.archive import ByteBudget, iter_chunks, iter_members
 from auditlab.io.detect import sniff_format
 from auditlab.io.lines import split_lines
 from auditlab.io.mapping import Mapping
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from auditlab._types import PathLike
 
-__all__ = ["NEW_EVENTS", "NEW_QUARANTINE", "ingest"]
+__all__ = ["NEW_EVENTS", "NEW_QUARANTINE", "drop_new", "ingest"]
 
 NEW_EVENTS = "_ingest_new"
 NEW_QUARANTINE = "_ingest_quarantine"
@@ -118,11 +118,14 @@ def ingest(
     tallies: list[_Tally] = []
     skipped: list[tuple[str, str]] = []
     bar = _progress_bar(progress)
+    budget = ByteBudget.from_settings(settings)  # max_total_bytes across the whole load
     try:
         for ordinal, member in enumerate(iter_members(paths, settings=settings)):
             tally: _Tally | None = None
             skip = False
-            for first_line, chunk in iter_chunks(member, settings=settings, chunk_bytes=settings.chunk_bytes):
+            for first_line, chunk in iter_chunks(
+                member, settings=settings, chunk_bytes=settings.chunk_bytes, budget=budget
+            ):
                 if bar is not None:
                     bar.update(len(chunk))
                 if tally is None:
@@ -170,46 +173,54 @@ def ingest(
 def _settle(
     con: duckdb.DuckDBPyConnection, tallies: list[_Tally], skipped: list[tuple[str, str]], existing: str | None
 ) -> LoadReport:
-    """Dedupe (first seen wins, then against ``existing``) and count per source."""
-    seen = f"event_id IN (SELECT event_id FROM {existing})" if existing else "false"  # noqa: S608
+    """Find duplicates (first seen wins, then against ``existing``) and count per source.
+
+    Only the duplicate rows are ever materialised: ``_ingest_dups`` names them by
+    (ordinal, source_line); :data:`NEW_EVENTS` is a view of the rest, copied once by the commit.
+    """
+    in_store = (
+        f"UNION SELECT ordinal, source_line FROM _ingest_events WHERE event_id IN (SELECT event_id FROM {existing})"  # noqa: S608
+        if existing
+        else ""
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _ingest_ranked AS
-        SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY ordinal, source_line) = 1
-                  AND NOT ({seen}) AS is_new
-        FROM _ingest_events
+        CREATE OR REPLACE TEMP TABLE _ingest_dups AS
+        SELECT ordinal, source_line FROM (
+          SELECT ordinal, source_line,
+                 row_number() OVER (PARTITION BY event_id ORDER BY ordinal, source_line) AS rank
+          FROM _ingest_events
+          WHERE event_id IN (SELECT event_id FROM _ingest_events GROUP BY event_id HAVING count(*) > 1)
+        ) WHERE rank > 1
+        {in_store}
         """  # noqa: S608 - names are ours
     )
     cols = ", ".join(COLUMNS)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {NEW_EVENTS} AS SELECT {cols} FROM _ingest_ranked WHERE is_new"  # noqa: S608
+        f"CREATE OR REPLACE TEMP VIEW {NEW_EVENTS} AS "  # noqa: S608
+        f"SELECT {cols} FROM _ingest_events ANTI JOIN _ingest_dups USING (ordinal, source_line)"
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {NEW_QUARANTINE} AS "  # noqa: S608
-        "SELECT source, source_line, reason, text FROM _ingest_rejects")
-    counts = {
-        ordinal: (int(new), int(dup))
-        for ordinal, new, dup in con.execute(
-            "SELECT ordinal, count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) "
-            "FROM _ingest_ranked GROUP BY ordinal"
-        ).fetchall()
-    }
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {NEW_QUARANTINE} AS "  # noqa: S608
+        "SELECT source, source_line, reason, text FROM _ingest_rejects"
+    )
+    total = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_events GROUP BY ordinal").fetchall())
+    dups = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_dups GROUP BY ordinal").fetchall())
     rejected = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_rejects GROUP BY ordinal").fetchall())
     sample = [
         QuarantinedLine(*row)
         for row in con.execute(
-            f"SELECT source, source_line, reason, text FROM _ingest_rejects ORDER BY source, source_line "  # noqa: S608
-            f"LIMIT {_QUARANTINE_SAMPLE}"
+            "SELECT source, source_line, reason, text FROM _ingest_rejects ORDER BY ordinal, source_line LIMIT ?",
+            [_QUARANTINE_SAMPLE],
         ).fetchall()
     ]
-    for name in ("_ingest_events", "_ingest_ranked", "_ingest_rejects"):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
     sources = [
         SourceReport(
             t.source,
             t.format,
             lines=t.lines,
-            loaded=counts.get(t.ordinal, (0, 0))[0],
-            duplicates=counts.get(t.ordinal, (0, 0))[1],
+            loaded=int(total.get(t.ordinal, 0)) - int(dups.get(t.ordinal, 0)),
+            duplicates=int(dups.get(t.ordinal, 0)),
             quarantined=int(rejected.get(t.ordinal, 0)),
         )
         for t in tallies
@@ -219,6 +230,14 @@ def _settle(
         if s.lines != s.loaded + s.duplicates + s.quarantined:  # an invariant, not a user error
             raise InputError(f"line accounting failed ({s})", source=s.source)
     return report
+
+
+def drop_new(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what :func:`ingest` left for the commit (after it, or after a failure)."""
+    for view in (NEW_EVENTS, NEW_QUARANTINE):
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for table in ("_ingest_events", "_ingest_dups", "_ingest_rejects"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _progress_bar(enabled: bool):  # type: ignore[no-untyped-def]

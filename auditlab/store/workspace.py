@@ -21,7 +21,7 @@ from auditlab.config import Settings
 from auditlab.errors import InputError
 from auditlab.io.mapping import Mapping
 from auditlab.schema import QUARANTINE_SCHEMA, SORT_SQL, duckdb_columns
-from auditlab.store.ingest import NEW_EVENTS, NEW_QUARANTINE, ingest
+from auditlab.store.ingest import NEW_EVENTS, NEW_QUARANTINE, drop_new, ingest
 from auditlab.store.report import LoadReport
 
 if TYPE_CHECKING:
@@ -106,8 +106,7 @@ class Workspace:
             raise
 
     def _drop_new(self) -> None:
-        for name in (NEW_EVENTS, NEW_QUARANTINE):
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        drop_new(self.con)
 
     # -- access ----------------------------------------------------------------------------
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
@@ -128,7 +127,8 @@ class Workspace:
 
     def to_polars(self) -> pl.DataFrame:
         """All events as a Polars DataFrame, newest first."""
-        return self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").pl()  # noqa: S608
+        frame: pl.DataFrame = self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").pl()  # noqa: S608
+        return frame
 
     def count(self) -> int:
         """How many events the workspace holds."""
@@ -146,11 +146,22 @@ class Workspace:
         """Every quarantined line: source, source_line, reason, text."""
         return self.con.sql("SELECT * FROM quarantine ORDER BY source, source_line")
 
-    def query(self, query: Query | str | None = None) -> QueryResult:
-        """Filter the events with the Portal filter model (a :class:`Query` or its text form)."""
+    def query(
+        self, query: Query | str | None = None, *, allow_unknown_actions: bool = False, anchor: datetime | None = None
+    ) -> QueryResult:
+        """Filter the events with the Portal filter model (a :class:`Query` or its text form).
+
+        Without a time range the query covers the 24 hours up to the newest event, as the
+        Portal's page does (``"... ; all time"`` covers everything).
+
+        Examples:
+            >>> ws = load("data/samples/portal_audit_export.zip")
+            >>> ws.query("action is user.login; outcome is failure; all time").count() > 0
+            True
+        """
         from auditlab.store.result import QueryResult
 
-        return QueryResult(self, query)
+        return QueryResult(self, query, allow_unknown_actions=allow_unknown_actions, anchor=anchor)
 
     def summary(self, *, top: int = 20) -> Summary:
         """Events, time span, counts by action, outcome and day."""

@@ -77,7 +77,7 @@ WRITER = textwrap.dedent(
 def start_writer(store: Path, data: Path, mode: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(store), str(data), mode],
-        stderr=open(store.parent / "writer.err", "w"),  # noqa: SIM115 - the child owns it
+        stderr=open(store.parent / "writer.err", "w"),
     )
 
 
