@@ -271,7 +271,8 @@ def normalize_stage(
           SELECT source_line, raw, error, {picks['timestamp']} AS ts_text,
                  auditlab_ts({picks['timestamp']}) AS ts,
                  {string_cols},
-                 CASE WHEN json_type({details_pick}) = 'VARCHAR'
+                 CASE WHEN json_type({details_pick}) = 'NULL' THEN NULL
+                      WHEN json_type({details_pick}) = 'VARCHAR'
                            AND json_valid({details_pick} ->> '$')
                            AND json_type({details_pick} ->> '$') IN ('OBJECT', 'ARRAY')
                       THEN CAST({details_pick} ->> '$' AS JSON)

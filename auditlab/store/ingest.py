@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditlab.config import Settings
 from auditlab.errors import InputError
@@ -51,7 +52,8 @@ class _Tally:
 def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> None:
     from auditlab.io.cef import parse_cef
 
-    kept = lines.filter(lines.column("text").is_null() | (pa.compute.not_equal(lines.column("text"), "")))
+    text = lines.column("text")
+    kept = lines.filter(pc.or_kleene(pc.is_null(text), pc.not_equal(text, "")))
     valid = kept.filter(kept.column("text").is_valid())
     parsed = parse_cef(valid.select(["source_line", "text"]))
     con.register("_auditlab_cef", parsed)
@@ -129,11 +131,11 @@ def ingest(
                 if bar is not None:
                     bar.update(len(chunk))
                 if tally is None:
-                    fmt = sniff_format(chunk[:65536])
-                    if fmt == "unknown" and member.source.rsplit("!", 1)[-1].rsplit("/", 1)[-1] == "manifest.json":
+                    if member.source.rsplit("!", 1)[-1].rsplit("/", 1)[-1] == "manifest.json":
                         skipped.append((member.source, "export manifest, not audit lines"))
                         skip = True
                         break
+                    fmt = sniff_format(chunk[:65536])
                     tally = _Tally(ordinal, member.source, fmt)
                     tallies.append(tally)
                 lines = split_lines(chunk, first_line=first_line)

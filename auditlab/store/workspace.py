@@ -112,7 +112,7 @@ class Workspace:
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over ``events`` and ``quarantine``; values go in ``params``.
 
-        Returns a lazy relation: ``.pl()``, ``.fetch_arrow_table()``, ``.fetchall()``, ``.show()``.
+        Returns a lazy relation: ``.pl()``, ``.to_arrow_table()``, ``.fetchall()``, ``.show()``.
 
         Examples:
             >>> ws = load("data/samples/portal_audit_export.zip")
@@ -123,7 +123,7 @@ class Workspace:
 
     def to_arrow(self) -> pa.Table:
         """All events as an Arrow table, newest first."""
-        return self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").fetch_arrow_table()  # noqa: S608
+        return self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").to_arrow_table()  # noqa: S608
 
     def to_polars(self) -> pl.DataFrame:
         """All events as a Polars DataFrame, newest first."""
