@@ -1,0 +1,471 @@
+"""SSO changes: who changed single sign-on, session lifetime and policies, when, and what followed.
+
+Reads ``organization.sso.*``, ``organization.session_lifetime.updated`` and the policy configuration
+changes (``organization.policy_configuration.updated``, ``group.policy_configuration.updated``), plus
+the successful logins (``user.login`` and ``user.sso.{saml,oidc}.login``) to tell password logins made
+while SSO was in force.
+
+The SSO state (which provider is applied, when it was disabled) is organisation-wide, so it is read
+from every event before the end of the scope, whatever the scope's conditions and start; findings
+and the timeline cover the events in the scope only.
+
+Examples:
+    >>> import auditlab
+    >>> ws = auditlab.load("data/samples/portal_audit_export.zip")
+    >>> result = sso_changes(ws)
+    >>> [(f.severity, f.technique) for f in result.findings][:4]
+    [('high', 'T1556'), ('medium', 'T1556'), ('medium', 'T1556'), ('low', None)]
+    >>> result.findings[0].title
+    'SSO disabled by xenia.ortiz@acme.example from 192.0.2.165 outside working hours; SAML re-applied by anna.xu@acme.example at 2026-10-28T08:46:08.823Z; 5 password logins meanwhile'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from auditlab.catalog import actions_in_family
+from auditlab.errors import QueryError
+from auditlab.filters.text import format_query
+from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult, _iso
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from auditlab.filters.model import Query
+    from auditlab.store.workspace import Workspace
+
+__all__ = ["AUTH_ACTIONS", "POLICY_ACTIONS", "sso_changes"]
+
+NAME = "sso_changes"
+
+#: Changes to how users authenticate: the catalog's ``sso`` family (``organization.sso.*``, session lifetime).
+AUTH_ACTIONS: tuple[str, ...] = actions_in_family("sso")
+#: Policy configuration changes, listed in the timeline and checked for working hours.
+POLICY_ACTIONS: tuple[str, ...] = tuple(
+    a for a in actions_in_family("configuration") if "policy_configuration" in a
+)
+_LOGINS = ("user.login", "user.sso.saml.login", "user.sso.oidc.login")
+_PROVIDERS = ("saml", "oidc")
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _working_predicate(
+    working_hours: tuple[int, int], working_days: Sequence[int]
+) -> tuple[str, list[object]]:
+    """SQL over ``local_time`` that is true inside working hours, and its parameters."""
+    start, end = working_hours
+    if not (0 <= start <= 24 and 0 <= end <= 24) or start == end:
+        raise QueryError(f"working_hours must be two different hours in 0..24, got {working_hours!r}")
+    days = sorted({int(d) for d in working_days})
+    if any(d < 0 or d > 6 for d in days):
+        raise QueryError(
+            f"working_days are weekday numbers 0 (Monday) .. 6 (Sunday), got {list(working_days)!r}"
+        )
+    joiner = "AND" if start < end else "OR"  # start > end: a shift that crosses midnight
+    sql = f"(list_contains(?::INTEGER[], isodow(local_time) - 1) AND (hour(local_time) >= ? {joiner} hour(local_time) < ?))"
+    return sql, [days, start, end]
+
+
+def _changes(
+    ws: Workspace,
+    where: str,
+    params: list[object],
+    end: datetime | None,
+    tz: str,
+    working: str,
+    working_params: list[object],
+) -> pl.DataFrame:
+    """Every auth/policy change before the scope end, flagged ``in_scope``, ``off_hours`` and ``applied_later``."""
+    sql = f"""
+    WITH c AS (
+        SELECT event_id, timestamp, action, outcome, user_email, ip_address, auth_context,
+               resource_name, group_name, error_message, details,
+               coalesce(({where}), FALSE) AS in_scope,
+               timezone(?, timestamp) AS local_time,
+               nullif(regexp_extract(action, '^organization\\.sso\\.(saml|oidc)\\.', 1), '') AS provider,
+               CASE WHEN action = 'organization.sso.disabled' THEN 'disabled'
+                    ELSE nullif(regexp_extract(action, '^organization\\.sso\\.(saml|oidc)\\.setup\\.(\\w+)$', 2), '')
+               END AS state,
+               coalesce(details->>'issuer', details->>'idp_entity_id') AS idp
+        FROM events
+        WHERE (list_contains(?::VARCHAR[], action) OR action LIKE 'organization.sso.%')
+          AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?::TIMESTAMPTZ)
+    )
+    SELECT event_id, timestamp, local_time, action, outcome, user_email, ip_address, auth_context,
+           coalesce(group_name, resource_name) AS target, error_message,
+           CASE WHEN json_type(details->'changes') = 'ARRAY'
+                THEN array_to_string(list_transform(from_json(details->'changes', '["JSON"]'),
+                     lambda ch: (ch->>'field') || ': ' || coalesce(ch->>'old', 'null') || ' -> ' || coalesce(ch->>'new', 'null')), '; ')
+                ELSE CAST(details AS VARCHAR) END AS change,
+           provider, state, idp, in_scope,
+           list_contains(?::VARCHAR[], action) AS auth_change,
+           NOT {working} AS off_hours,
+           CASE WHEN state IN ('created', 'pending') AND outcome = 'success' THEN EXISTS (
+               SELECT 1 FROM c a WHERE a.state = 'applied' AND a.outcome = 'success' AND a.provider = c.provider
+                 AND a.timestamp > c.timestamp AND (c.idp IS NULL OR a.idp IS NULL OR a.idp = c.idp)) END AS applied_later
+    FROM c
+    ORDER BY timestamp DESC, event_id
+    """  # noqa: S608 - only the compiled filter's placeholders are formatted in; values are bound
+    actions = [*AUTH_ACTIONS, *POLICY_ACTIONS]
+    args = [*params, tz, actions, end, end, list(AUTH_ACTIONS), *working_params]
+    try:
+        frame: pl.DataFrame = ws.con.sql(sql, params=args).pl()
+    except Exception as exc:  # duckdb raises NotImplementedException for an unknown time zone
+        if "TimeZone" in str(exc):
+            raise QueryError(f"unknown time zone {tz!r}") from exc
+        raise
+    return frame
+
+
+def _password_logins(ws: Workspace, where: str, params: list[object], end: datetime | None) -> pl.DataFrame:
+    """Successful password logins in scope, per user, with the SSO providers in force at each login."""
+    sql = f"""
+    WITH providers(provider) AS (VALUES ('saml'), ('oidc')),
+    st AS (
+        SELECT e.timestamp, p.provider, e.action <> 'organization.sso.disabled' AS in_force
+        FROM events e, providers p
+        WHERE e.outcome = 'success'
+          AND (e.action = 'organization.sso.disabled' OR e.action = 'organization.sso.' || p.provider || '.setup.applied')
+          AND (?::TIMESTAMPTZ IS NULL OR e.timestamp < ?::TIMESTAMPTZ)
+    ),
+    logins AS (
+        SELECT event_id, timestamp, coalesce(user_email, user_id) AS user_email, ip_address, action,
+               coalesce(({where}), FALSE) AS in_scope
+        FROM events
+        WHERE list_contains(?::VARCHAR[], action) AND outcome = 'success'
+          AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?::TIMESTAMPTZ)
+    ),
+    usual AS (  -- the providers each account signs in with
+        SELECT user_email, list(DISTINCT regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) ORDER BY 1) AS sso_providers,
+               count(*) AS sso_logins
+        FROM logins WHERE action <> 'user.login' GROUP BY user_email
+    ),
+    pw AS (SELECT l.*, p.provider FROM logins l, providers p WHERE l.action = 'user.login' AND l.in_scope),
+    pw_state AS (
+        SELECT pw.event_id, pw.timestamp, pw.user_email, pw.ip_address, pw.provider, coalesce(st.in_force, FALSE) AS in_force
+        FROM pw ASOF LEFT JOIN st ON pw.provider = st.provider AND pw.timestamp >= st.timestamp
+    ),
+    per_login AS (
+        SELECT s.event_id, s.timestamp, s.user_email, s.ip_address,
+               list(s.provider ORDER BY s.provider) FILTER (s.in_force) AS in_force,
+               any_value(u.sso_providers) AS sso_providers, coalesce(any_value(u.sso_logins), 0) AS sso_logins
+        FROM pw_state s LEFT JOIN usual u USING (user_email)
+        GROUP BY s.event_id, s.timestamp, s.user_email, s.ip_address
+    ),
+    flagged AS (
+        SELECT *, CASE WHEN sso_providers IS NULL THEN len(coalesce(in_force, [])) > 0
+                       ELSE len(list_intersect(coalesce(in_force, []), sso_providers)) > 0 END AS while_sso
+        FROM per_login
+    )
+    SELECT user_email, count(*) AS password_logins, count(*) FILTER (while_sso) AS while_sso_in_force,
+           any_value(sso_logins) AS sso_logins, any_value(sso_providers) AS sso_providers,
+           min(timestamp) AS first_seen, max(timestamp) AS last_seen,
+           min(timestamp) FILTER (while_sso) AS first_while_sso, max(timestamp) FILTER (while_sso) AS last_while_sso,
+           list(DISTINCT ip_address ORDER BY ip_address) FILTER (while_sso) AS ips_while_sso,
+           list(event_id ORDER BY timestamp, event_id) FILTER (while_sso) AS event_ids
+    FROM flagged GROUP BY user_email ORDER BY user_email
+    """  # noqa: S608
+    args = [end, end, *params, list(_LOGINS), end, end]
+    frame: pl.DataFrame = ws.con.sql(sql, params=args).pl()
+    return frame
+
+
+def _logins_by_day(ws: Workspace, where: str, params: list[object]) -> pl.DataFrame:
+    sql = f"""
+    SELECT date_trunc('day', timestamp) AS day,
+           CASE action WHEN 'user.login' THEN 'password' ELSE regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) END AS method,
+           count(*) AS logins
+    FROM events WHERE ({where}) AND list_contains(?::VARCHAR[], action) AND outcome = 'success'
+    GROUP BY ALL ORDER BY day, method
+    """  # noqa: S608
+    frame: pl.DataFrame = ws.con.sql(sql, params=[*params, list(_LOGINS)]).pl()
+    return frame
+
+
+def _sso_state(changes: pl.DataFrame) -> pl.DataFrame:
+    """Periods in which a provider was applied: from the ``applied`` event to the next ``disabled``."""
+    import polars as pl
+
+    ok = changes.filter(pl.col("outcome") == "success").sort("timestamp", "event_id")
+    applied = ok.filter(pl.col("state") == "applied").select(
+        "provider", pl.col("timestamp").alias("applied_at"), pl.col("user_email").alias("applied_by")
+    )
+    disabled = ok.filter(pl.col("state") == "disabled").select(
+        pl.col("timestamp").alias("disabled_at"), pl.col("user_email").alias("disabled_by")
+    )
+    return applied.join_asof(
+        disabled, left_on="applied_at", right_on="disabled_at", strategy="forward", allow_exact_matches=False
+    )
+
+
+def _when(local: datetime, tz: str) -> str:
+    return f"{_DAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M} {tz}"
+
+
+def _finding(
+    severity: str, technique: str | None, title: str, rows: list[dict[str, Any]], groups: bool = False
+) -> Finding:
+    users = sorted({r["user_email"] for r in rows if r["user_email"]})
+    ips = sorted({r["ip_address"] for r in rows if r["ip_address"]})
+    entities: dict[str, list[str]] = {"user": users, "ip": ips}
+    if groups:
+        entities["group"] = sorted(
+            {r["target"] for r in rows if r["target"] and r["action"].startswith("group.")}
+        )
+    times = [r["timestamp"] for r in rows]
+    return Finding(
+        NAME,
+        severity,
+        technique,
+        title,
+        entities,
+        min(times),
+        max(times),
+        len(rows),
+        tuple(r["event_id"] for r in sorted(rows, key=lambda r: (r["timestamp"], r["event_id"]))),
+    )
+
+
+def sso_changes(
+    ws: Workspace,
+    *,
+    query: Query | str | None = None,
+    working_hours: tuple[int, int] = (8, 18),
+    working_days: Sequence[int] = (0, 1, 2, 3, 4),
+    timezone: str = "UTC",
+) -> InvestigationResult:
+    """Timeline of SSO, session-lifetime and policy changes, and the findings in it.
+
+    Findings (one per episode, most severe first):
+
+    - **SSO disabled** (high, T1556): ``organization.sso.disabled``; the title says who re-applied SSO
+      and when, and how many password logins happened meanwhile.
+    - **Setup never applied** (medium, T1556): a SAML/OIDC ``setup.created`` or ``setup.pending`` with no
+      later successful ``setup.applied`` of the same provider (and the same issuer / IdP entity id when
+      both carry one) before the end of the scope; one finding per provider.
+    - **Authentication change outside working hours** (medium, T1556): any other successful SSO or
+      session-lifetime change made outside ``working_hours`` on ``working_days`` in ``timezone``.
+    - **Policy changes outside working hours** (low, no technique): successful policy configuration
+      changes outside working hours, one finding per actor (admins do this now and then; worth a look,
+      not an alarm).
+    - **Password logins while SSO was in force**, one finding per account, never per login. *Low*
+      (T1078) when the account signs in through an SSO provider (SAML/OIDC logins seen) and also
+      with a password while that provider was applied: a bypass of the IdP and its MFA. *Info* when
+      the account never signs in through SSO (contractors, break-glass accounts keep password logins
+      when SSO is not enforced): a list to review, not an incident. Logins while SSO was disabled are
+      not counted here (the SSO-disabled finding counts them).
+
+    Args:
+        ws: the workspace (or store).
+        query: the scope (a :class:`Query` or its text form); default: all events ("all time").
+        working_hours: local ``(start, end)`` hours, start inclusive, end exclusive; default 08:00-18:00,
+            a common office day. ``start > end`` means a shift across midnight.
+        working_days: weekday numbers, 0 = Monday; default Monday to Friday.
+        timezone: an IANA time zone name for the working hours (DuckDB's ``timezone()``); default UTC.
+
+    Returns:
+        An :class:`InvestigationResult` with tables ``timeline`` (every change in scope, newest first),
+        ``sso_state`` (when each provider was applied and next disabled), ``password_logins`` (per
+        account) and ``logins_by_day``, and charts ``timeline`` and ``logins``.
+
+    Raises:
+        QueryError: bad working hours or days, an unknown time zone, or a bad query.
+
+    Examples:
+        >>> import auditlab
+        >>> ws = auditlab.load("data/samples/portal_audit_export.zip")
+        >>> r = sso_changes(ws, timezone="Europe/Berlin")
+        >>> [f.title for f in r.findings if "session_lifetime" in f.title]
+        ['organization.session_lifetime.updated by xenia.ortiz@acme.example from 192.0.2.165 outside working hours (Sun 2026-10-25 03:13 Europe/Berlin): session_lifetime: 720 -> 43200']
+        >>> r.tables["timeline"].height, r.tables["sso_state"]["provider"].to_list()
+        (61, ['oidc', 'saml', 'saml'])
+    """
+    import polars as pl
+
+    scope = ws.query(query if query is not None else "all time")
+    where, params = scope.where()
+    end = scope.bounds[1]
+    working, working_params = _working_predicate(working_hours, working_days)
+    changes = _changes(ws, where, params, end, timezone, working, working_params)
+    logins = _password_logins(ws, where, params, end)
+    state = _sso_state(changes)
+    in_scope = changes.filter(pl.col("in_scope"))
+    ok = in_scope.filter(pl.col("outcome") == "success")
+
+    findings: list[Finding] = []
+    used: set[str] = set()
+
+    # SSO disabled: what came next (re-applied? password logins meanwhile?)
+    applied = changes.filter((pl.col("state") == "applied") & (pl.col("outcome") == "success")).sort(
+        "timestamp"
+    )
+    disabled = (
+        ok.filter(pl.col("state") == "disabled")
+        .sort("timestamp", "event_id")
+        .join_asof(
+            applied.select(
+                pl.col("timestamp").alias("reapplied_at"),
+                pl.col("user_email").alias("reapplied_by"),
+                pl.col("provider").alias("reapplied_provider"),
+            ),
+            left_on="timestamp",
+            right_on="reapplied_at",
+            strategy="forward",
+            allow_exact_matches=False,
+        )
+    )
+    for row in disabled.iter_rows(named=True):
+        until = row["reapplied_at"]
+        meanwhile = ws.con.execute(
+            "SELECT count(*) FROM events WHERE action = 'user.login' AND outcome = 'success' AND timestamp > ? "
+            "AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?) AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?)",
+            [row["timestamp"], until, until, end, end],
+        ).fetchall()[0][0]
+        after = (
+            f"{row['reapplied_provider'].upper()} re-applied by {row['reapplied_by']} at {_iso(until)}"
+            if until is not None
+            else "not re-applied by the end of the scope"
+        )
+        title = (
+            f"SSO disabled by {row['user_email']} from {row['ip_address']}"
+            f"{' outside working hours' if row['off_hours'] else ''}; {after}; {meanwhile} password logins meanwhile"
+        )
+        findings.append(_finding("high", "T1556", title, [row]))
+        used.add(row["event_id"])
+
+    # setups created (or pending) and never applied, per provider
+    unapplied = ok.filter(pl.col("applied_later") == False)  # noqa: E712 - null means "not a setup"
+    for (provider,), part in sorted(unapplied.group_by(["provider"]), key=lambda kv: str(kv[0][0])):
+        rows = part.sort("timestamp", "event_id").to_dicts()
+        idps = sorted({r["idp"] for r in rows if r["idp"]})
+        actors = ", ".join(sorted({f"{r['user_email']} from {r['ip_address']}" for r in rows}))
+        steps = " and ".join(sorted({r["state"] for r in rows}))
+        off = " (outside working hours)" if any(r["off_hours"] for r in rows) else ""
+        title = (
+            f"{str(provider).upper()} setup {steps} by {actors}{off}"
+            f"{' (' + ', '.join(idps) + ')' if idps else ''} never applied"
+        )
+        findings.append(_finding("medium", "T1556", title, rows))
+        used.update(r["event_id"] for r in rows)
+
+    # other authentication changes outside working hours, one per change
+    for row in (
+        ok.filter(pl.col("auth_change") & pl.col("off_hours"))
+        .sort("timestamp", "event_id")
+        .iter_rows(named=True)
+    ):
+        if row["event_id"] in used:
+            continue
+        title = (
+            f"{row['action']} by {row['user_email']} from {row['ip_address']} outside working hours "
+            f"({_when(row['local_time'], timezone)}){': ' + row['change'] if row['change'] else ''}"
+        )
+        findings.append(_finding("medium", "T1556", title, [row]))
+
+    # policy configuration changes outside working hours, one per actor
+    policy = ok.filter(~pl.col("auth_change") & pl.col("off_hours"))
+    for (user,), part in sorted(policy.group_by(["user_email"]), key=lambda kv: str(kv[0][0])):
+        rows = part.to_dicts()
+        title = (
+            f"{len(rows)} policy configuration change{'s' * (len(rows) != 1)} outside working hours by {user}"
+        )
+        findings.append(_finding("low", None, title, rows, groups=True))
+
+    # password logins while SSO was in force, one per account
+    for row in logins.filter(pl.col("while_sso_in_force") > 0).iter_rows(named=True):
+        n = row["while_sso_in_force"]
+        if row["sso_providers"]:
+            names = "/".join(p.upper() for p in row["sso_providers"])
+            sev, tech, why = "low", "T1078", f"while {names} was in force (the account signs in with {names})"
+        else:
+            sev, tech, why = "info", None, "while SSO was in force (the account never signed in with SSO)"
+        title = f"{row['user_email']} signed in with a password {n} time{'s' * (n != 1)} {why}"
+        findings.append(
+            Finding(
+                NAME,
+                sev,
+                tech,
+                title,
+                {"user": [row["user_email"]], "ip": row["ips_while_sso"]},
+                row["first_while_sso"],
+                row["last_while_sso"],
+                n,
+                tuple(row["event_ids"]),
+            )
+        )
+
+    findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.first_seen, f.title))
+    timeline = in_scope.select(
+        "timestamp",
+        "local_time",
+        "action",
+        "outcome",
+        "user_email",
+        "ip_address",
+        "auth_context",
+        "target",
+        "change",
+        "error_message",
+        "off_hours",
+        "event_id",
+    )
+    by_day = _logins_by_day(ws, where, params)
+    return InvestigationResult(
+        name=NAME,
+        title="SSO and authentication changes",
+        parameters={
+            "query": format_query(scope.query),
+            "working_hours": list(working_hours),
+            "working_days": sorted(set(working_days)),
+            "timezone": timezone,
+        },
+        findings=findings,
+        tables={
+            "timeline": timeline,
+            "sso_state": state,
+            "password_logins": logins.drop("event_ids"),
+            "logins_by_day": by_day,
+        },
+        chart_builders={
+            "timeline": lambda: _timeline_chart(timeline),
+            "logins": lambda: _logins_chart(by_day),
+        },
+    )
+
+
+def _timeline_chart(timeline: pl.DataFrame) -> Any:
+    import altair as alt
+
+    data = timeline.select(
+        "timestamp", "action", "outcome", "user_email", "ip_address", "change", "off_hours"
+    )
+    return (
+        alt.Chart(data)
+        .mark_point(filled=True, size=60)
+        .encode(
+            x=alt.X("timestamp:T", title="time (UTC)"),
+            y=alt.Y("action:N", title=None),
+            color=alt.Color("off_hours:N", title="outside working hours"),
+            shape=alt.Shape("outcome:N"),
+            tooltip=["timestamp:T", "action:N", "outcome:N", "user_email:N", "ip_address:N", "change:N"],
+        )
+        .properties(title="SSO, session and policy changes", width=600)
+    )
+
+
+def _logins_chart(by_day: pl.DataFrame) -> Any:
+    import altair as alt
+
+    return (
+        alt.Chart(by_day)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title="day (UTC)"),
+            y=alt.Y("logins:Q", stack=True),
+            color=alt.Color("method:N", title="login method"),
+            tooltip=["day:T", "method:N", "logins:Q"],
+        )
+        .properties(title="Successful logins per day by method", width=600)
+    )
