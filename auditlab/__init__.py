@@ -25,8 +25,10 @@ _LAZY: dict[str, str] = {
     "AuthError": "auditlab.errors",
     "Condition": "auditlab.filters.model",
     "ExportJobError": "auditlab.errors",
+    "Finding": "auditlab.investigations._result",
     "FormatError": "auditlab.errors",
     "InputError": "auditlab.errors",
+    "InvestigationResult": "auditlab.investigations._result",
     "LoadReport": "auditlab.store.report",
     "Op": "auditlab.filters.model",
     "OperatorError": "auditlab.errors",
@@ -45,9 +47,15 @@ _LAZY: dict[str, str] = {
     "UnknownFieldError": "auditlab.errors",
     "UnsafeArchiveError": "auditlab.errors",
     "Workspace": "auditlab.store.workspace",
+    "failed_logins": "auditlab.investigations.failed_logins",
     "load": "auditlab.store.workspace",
     "open_store": "auditlab.store.persistent",
     "parse_query": "auditlab.filters.text",
+    "pat_revocations": "auditlab.investigations.pat_revocations",
+    "quota_spending": "auditlab.investigations.quota_spending",
+    "render_html": "auditlab.report",
+    "run_all": "auditlab.investigations",
+    "sso_changes": "auditlab.investigations.sso_changes",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "export": "auditlab.cli.export:export",
     "exports": "auditlab.cli.exports:exports",
     "info": "auditlab.cli.info:info",
+    "investigate": "auditlab.cli.investigate:investigate",
     "load": "auditlab.cli.load:load",
     "query": "auditlab.cli.query:query",
     "samples": "auditlab.cli.samples:samples",

@@ -1,0 +1,273 @@
+"""The investigation report: one self-contained HTML file that opens offline.
+
+Inline CSS, charts inlined as SVG (rendered by vl-convert), no script, no external URL. Every value
+that may come from the logs goes through :func:`escape` (``html.escape``), the one way text enters
+the page; the report's own markup is the only unescaped text.
+
+Examples:
+    >>> from datetime import datetime, UTC
+    >>> from auditlab.investigations import Finding, InvestigationResult
+    >>> t = datetime(2026, 10, 14, 3, 41, tzinfo=UTC)
+    >>> f = Finding("failed_logins", "high", "T1110.001", "Brute force against <b>@x", {"user": ["<b>@x"]}, t, t, 14)
+    >>> page = render_html([InvestigationResult("failed_logins", "Failed logins", {}, [f])], title="Demo", scope="all time")
+    >>> page.startswith("<!DOCTYPE html>"), "Brute force against &lt;b&gt;@x" in page, "<b>@x" in page
+    (True, True, False)
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from auditlab.charts import SEVERITY_COLORS
+from auditlab.investigations import all_findings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+    from auditlab._types import PathLike
+    from auditlab.investigations import Finding, InvestigationResult
+
+__all__ = ["escape", "render_html", "write_report"]
+
+#: At most this many rows of each supporting table, and evidence ids per finding, in the report.
+MAX_ROWS = 50
+MAX_EVENT_IDS = 20
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111827;margin:0 auto;
+max-width:1200px;padding:24px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:2px solid #e5e7eb;
+padding-bottom:4px}h3{font-size:16px;margin:20px 0 6px}h4{font-size:14px;margin:14px 0 4px}
+.meta{color:#4b5563;margin:0 0 16px}.muted{color:#6b7280}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:13px}
+th,td{border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr:nth-child(even) td{background:#fafafa}
+.sev{display:inline-block;min-width:58px;text-align:center;color:#fff;border-radius:3px;padding:0 6px;
+font-size:12px;font-weight:600}
+code,.ids{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+figure{margin:8px 0 16px}figure svg{max-width:100%;height:auto}
+nav ul{margin:4px 0;padding-left:20px}
+dl.params{display:grid;grid-template-columns:max-content auto;gap:0 12px;margin:4px 0 8px;font-size:13px}
+dl.params dt{color:#4b5563}dl.params dd{margin:0}
+"""
+
+_SVG_FORBIDDEN = re.compile(r"<\s*script|<\s*foreignObject|javascript:|\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(value: Any) -> str:
+    """Any value as HTML text: formatted (None empty, datetimes ISO), then ``html.escape``-d.
+
+    Control characters (other than tab and newline) are shown as ``\\xNN``, never passed on.
+
+    Examples:
+        >>> escape('<script>alert("x")</script>'), escape(None), escape(["a&b", 2])
+        ('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;', '', 'a&amp;b, 2')
+        >>> escape("a" + chr(27) + "[2J") == "a" + chr(92) + "x1b[2J"
+        True
+    """
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", _text(value))
+    return html.escape(text, quote=True)
+
+
+def _severity(severity: str) -> str:
+    colour = SEVERITY_COLORS.get(severity, "#6b7280")
+    return f'<span class="sev" style="background:{colour}">{escape(severity)}</span>'
+
+
+def _entities(entities: Mapping[str, Sequence[str]]) -> str:
+    parts = [f"{escape(kind)}: {escape(list(values))}" for kind, values in entities.items() if values]
+    return "<br>".join(parts)
+
+
+def _findings_table(findings: Sequence[Finding], *, with_investigation: bool, with_ids: bool) -> str:
+    if not findings:
+        return '<p class="muted">No findings.</p>'
+    head = ["severity", *(["investigation"] if with_investigation else []), "technique", "title", "entities",
+            "first seen", "last seen", "count", *(["evidence event ids"] if with_ids else [])]  # fmt: skip
+    rows = []
+    for f in findings:
+        cells = [f"<td>{_severity(f.severity)}</td>"]
+        if with_investigation:
+            cells.append(f'<td><a href="#{escape(f.investigation)}">{escape(f.investigation)}</a></td>')
+        cells += [
+            f"<td>{escape(f.technique)}</td>",
+            f"<td>{escape(f.title)}</td>",
+            f"<td>{_entities(f.entities)}</td>",
+            f"<td>{escape(f.first_seen)}</td>",
+            f"<td>{escape(f.last_seen)}</td>",
+            f'<td class="num">{escape(f.count)}</td>',
+        ]
+        if with_ids:
+            ids = list(f.event_ids[:MAX_EVENT_IDS])
+            more = len(f.event_ids) - len(ids)
+            extra = f' <span class="muted">(+{more} more)</span>' if more > 0 else ""
+            cells.append(f'<td class="ids">{escape(ids)}{extra}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _frame_table(frame: pl.DataFrame, *, max_rows: int) -> str:
+    if frame.height == 0:
+        return '<p class="muted">No rows.</p>'
+    numeric = [dtype.is_numeric() for dtype in frame.dtypes]
+    header = "".join(f"<th>{escape(name)}</th>" for name in frame.columns)
+    body = []
+    for row in frame.head(max_rows).iter_rows():  # at most max_rows: rendering, not a data path
+        cells = "".join(
+            f'<td class="num">{escape(v)}</td>' if num else f"<td>{escape(v)}</td>"
+            for v, num in zip(row, numeric, strict=True)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    note = ""
+    if frame.height > max_rows:
+        note = f'<p class="muted">First {max_rows} of {frame.height} rows.</p>'
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+
+
+def _svg(chart: Any) -> str:
+    from auditlab.charts import to_svg
+    from auditlab.errors import AuditlabError
+
+    svg = to_svg(chart).strip()
+    if not svg.startswith("<svg") or _SVG_FORBIDDEN.search(svg):
+        raise AuditlabError("the chart renderer returned SVG with active content; refusing to inline it")
+    return svg
+
+
+def _label(name: str) -> str:
+    """``failures_by_user`` -> ``Failures by user``."""
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _params(parameters: Mapping[str, Any]) -> str:
+    if not parameters:
+        return ""
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in parameters.items())
+    return f'<dl class="params">{items}</dl>'
+
+
+def _section(result: InvestigationResult, *, max_rows: int, charts: bool) -> str:
+    n = len(result.findings)
+    out = [
+        f'<section id="{escape(result.name)}"><h2>{escape(result.title)}</h2>',
+        f'<p class="meta">{escape(n)} finding{"" if n == 1 else "s"} · <code>{escape(result.name)}</code></p>',
+        _params(result.parameters),
+        "<h3>Findings</h3>",
+        _findings_table(result.findings, with_investigation=False, with_ids=True),
+    ]
+    if charts and result.chart_builders:
+        out.append("<h3>Charts</h3>")
+        for name, chart in result.charts().items():
+            out.append(f"<h4>{escape(_label(name))}</h4><figure>{_svg(chart)}</figure>")
+    if result.tables:
+        out.append("<h3>Tables</h3>")
+    for name, frame in result.tables.items():
+        out.append(f'<h4 id="{escape(result.name)}-{escape(name)}">{escape(_label(name))}</h4>')
+        out.append(_frame_table(frame, max_rows=max_rows))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def render_html(
+    results: Sequence[InvestigationResult],
+    *,
+    title: str = "auditlab investigation report",
+    scope: str = "",
+    facts: Mapping[str, object] | None = None,
+    max_rows: int = MAX_ROWS,
+    charts: bool = True,
+) -> str:
+    """The report of investigation results as one self-contained HTML page.
+
+    Args:
+        results: investigation results, e.g. from :func:`auditlab.run_all`, in report order.
+        title: the page title.
+        scope: what was investigated, e.g. the sources and the query's text.
+        facts: more header lines, name -> value (events, time span, generated at ...).
+        max_rows: at most this many rows of each supporting table (the report says how many there were).
+        charts: render the charts as inline SVG (vl-convert; about 0.1 s each).
+
+    Returns:
+        The HTML text: inline CSS, inline SVG, no script, no external URL.
+
+    Raises:
+        AuditlabError: the chart renderer produced SVG with active content.
+    """
+    findings = all_findings(results)
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    by_severity = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: _rank(kv[0]), reverse=True))
+    header_facts = {"scope": scope, **(facts or {}), "findings": f"{len(findings)} ({by_severity or 'none'})"}
+    nav = "".join(
+        f'<li><a href="#{escape(r.name)}">{escape(r.title)}</a> ({escape(len(r.findings))})</li>' for r in results
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        _params({k: v for k, v in header_facts.items() if v not in (None, "")}),
+        f"<nav><ul>{nav}</ul></nav>",
+        "<h2>Findings summary</h2>",
+        _findings_table(findings, with_investigation=True, with_ids=False),
+        *(_section(r, max_rows=max_rows, charts=charts) for r in results),
+        '<p class="muted">Made by auditlab.</p></body></html>',
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _rank(severity: str) -> int:
+    from auditlab.investigations import SEVERITIES
+
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+def write_report(
+    results: Iterable[InvestigationResult],
+    path: PathLike,
+    *,
+    title: str = "auditlab investigation report",
+    scope: str = "",
+    facts: Mapping[str, object] | None = None,
+    max_rows: int = MAX_ROWS,
+    charts: bool = True,
+) -> Path:
+    """Write :func:`render_html` of ``results`` to ``path`` (UTF-8; parent folders created).
+
+    The options are those of :func:`render_html`. Returns the path written.
+    """
+    page = render_html(list(results), title=title, scope=scope, facts=facts, max_rows=max_rows, charts=charts)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    return target

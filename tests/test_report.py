@@ -1,0 +1,106 @@
+"""The HTML report: self-contained, every log value escaped, capped tables, findings summary."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from auditlab.charts import bar_chart
+from auditlab.investigations import Finding, InvestigationResult
+from auditlab.report import MAX_EVENT_IDS, escape, render_html, write_report
+
+T0 = datetime(2026, 10, 14, 3, 41, 24, 63000, tzinfo=UTC)
+EVIL_USER = '<script>alert("u")</script>@x.example'
+EVIL_ACTION = '"><img src=x onerror=alert(1)>'
+
+
+def finding(name: str, severity: str, title: str, *, minutes: int = 0, ids: int = 2, **entities: list[str]) -> Finding:
+    start = T0 + timedelta(minutes=minutes)
+    event_ids = tuple(f"e{i:03d}" for i in range(ids))
+    return Finding(name, severity, "T1110.001", title, entities, start, start + timedelta(minutes=8), ids, event_ids)
+
+
+def evil_result() -> InvestigationResult:
+    f = finding("failed_logins", "high", f"Brute force against {EVIL_USER}", user=[EVIL_USER], ip=["203.0.113.45"])
+    table = pl.DataFrame({"user_email": [EVIL_USER, "b@x"], "action": [EVIL_ACTION, "user.login"], "count": [14, 1]})
+    return InvestigationResult(
+        "failed_logins", "Failed logins", {"window": "15m", "note": EVIL_ACTION}, [f],
+        tables={"failures by user": table},
+        chart_builders={"failures by user": lambda: bar_chart(table, category="user_email")},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def evil_page() -> str:
+    return render_html([evil_result()], title="Report <for> acme", scope=f"user_email is {EVIL_USER}")
+
+
+def test_log_values_are_escaped_everywhere(evil_page: str) -> None:
+    assert re.search(r"<\s*script", evil_page, re.IGNORECASE) is None
+    assert "<img" not in evil_page
+    escaped_user = "&lt;script&gt;alert(&quot;u&quot;)&lt;/script&gt;@x.example"
+    # title (summary and section), entities (twice), the supporting table, the scope line
+    assert evil_page.count(escaped_user) >= 6
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in evil_page  # table cell and parameter
+    assert "<title>Report &lt;for&gt; acme</title>" in evil_page
+
+
+def test_page_is_self_contained(evil_page: str) -> None:
+    assert evil_page.startswith("<!DOCTYPE html>")
+    assert "<style>" in evil_page and evil_page.count("<svg") == 1
+    assert re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", evil_page, re.IGNORECASE) is None
+    assert re.search(r"<link|<iframe|@import|url\(", evil_page, re.IGNORECASE) is None
+    # the only absolute URLs are the SVG's XML namespaces
+    assert set(re.findall(r"https?://[^\s\"'<>]+", evil_page)) <= {
+        "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+    }  # fmt: skip
+
+
+def test_escape_formats_values() -> None:
+    assert escape(datetime(2026, 10, 1, 12, tzinfo=UTC)) == "2026-10-01T12:00:00Z"
+    assert escape({"a": "<b>"}) == "{&quot;a&quot;: &quot;&lt;b&gt;&quot;}"
+    assert escape(0.1 + 0.2) == "0.3"
+    assert escape(("x", None, 3)) == "x, , 3"
+
+
+def test_summary_is_sorted_most_severe_first_and_grouped() -> None:
+    results = [
+        InvestigationResult("failed_logins", "Failed logins", {}, [finding("failed_logins", "low", "LOW-ONE")]),
+        InvestigationResult("sso_changes", "SSO changes", {}, [
+            finding("sso_changes", "medium", "MEDIUM-LATE", minutes=30),
+            finding("sso_changes", "critical", "CRITICAL-ONE", minutes=60),
+            finding("sso_changes", "medium", "MEDIUM-EARLY"),
+        ]),
+        InvestigationResult("quota_spending", "Quota spending", {}, []),
+    ]  # fmt: skip
+    page = render_html(results, title="t", charts=False)
+    summary = page.split("<h2>Findings summary</h2>")[1].split("<section")[0]
+    order = re.findall(r"(LOW-ONE|MEDIUM-LATE|MEDIUM-EARLY|CRITICAL-ONE)", summary)
+    assert order == ["CRITICAL-ONE", "MEDIUM-EARLY", "MEDIUM-LATE", "LOW-ONE"]
+    assert "findings</dt><dd>4 (1 critical, 2 medium, 1 low)</dd>" in page
+    assert re.findall(r'<section id="(\w+)">', page) == ["failed_logins", "sso_changes", "quota_spending"]
+    assert page.split('<section id="quota_spending">')[1].count("No findings.") == 1
+
+
+def test_tables_and_evidence_ids_are_capped() -> None:
+    big = pl.DataFrame({"n": list(range(120)), "when": [T0] * 120})
+    result = InvestigationResult(
+        "x", "X", {}, [finding("x", "info", "many", ids=MAX_EVENT_IDS + 5)], tables={"big": big}
+    )
+    page = render_html([result], max_rows=50, charts=False)
+    table = page.split('<h4 id="x-big">Big</h4>')[1]
+    assert table.count("<tr>") == 51  # header + 50
+    assert "First 50 of 120 rows." in table
+    assert '<td class="num">49</td>' in table and '<td class="num">50</td>' not in table
+    assert "2026-10-14T03:41:24.063000Z" in table
+    assert "e019" in page and "e020" not in page and "(+5 more)" in page
+
+
+def test_write_report_creates_folders(tmp_path: Path) -> None:
+    path = write_report([evil_result()], tmp_path / "out" / "report.html", title="r", charts=False)
+    assert path == tmp_path / "out" / "report.html"
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
