@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SAMPLE := data/samples/portal_audit_export.zip
 
-.PHONY: demo test lab lint bench samples clean docs
+.PHONY: demo test lab lint bench samples clean docs notebooks
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/auditlab info $(SAMPLE)
+	$(BIN)/auditlab investigate $(SAMPLE) --out out/report.html
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax tests auditlab notebooks
+
+# Re-run every notebook in place (refreshes the outputs that nbval checks; commit them).
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
