@@ -102,8 +102,8 @@ def _events(
     )
     SELECT q.* EXCLUDE (limit_change), q.limit_change->>'old' AS old_limit, q.limit_change->>'new' AS new_limit,
            f.window_spend, f.baseline_rate, f.threshold,
-           coalesce(q.in_scope AND f.window_spend >= f.threshold, FALSE) AS spike,
-           coalesce(q.in_scope AND ((q.spent AND q.quota_remaining <= 0)
+           coalesce(f.window_spend >= f.threshold, FALSE) AS spike,
+           coalesce(((q.spent AND q.quota_remaining <= 0)
                     OR (q.outcome = 'failure' AND q.error_message ILIKE '{_QUOTA_ERROR}')), FALSE) AS exhausted,
            -- a spend that leaves quota starts a new exhaustion episode for its group
            sum(CASE WHEN q.spent AND q.quota_remaining > 0 THEN 1 ELSE 0 END)
@@ -161,10 +161,13 @@ class _Episode:
         return self.exhausted_at is not None
 
 
-def _episodes(frame: pl.DataFrame, window: timedelta) -> list[_Episode]:
+def _episodes(frame: pl.DataFrame, window: timedelta, *, scoped: bool = True) -> list[_Episode]:
     """Spike runs (flagged events less than a window apart, plus their windows) and exhaustion runs,
-    merged per group when they overlap or follow within one window."""
+    merged per group when they overlap or follow within one window; ``scoped``: in-scope events only."""
     import polars as pl
+
+    if scoped:
+        frame = frame.filter(pl.col("in_scope"))
 
     out: list[_Episode] = []
     spikes = (
@@ -179,7 +182,7 @@ def _episodes(frame: pl.DataFrame, window: timedelta) -> list[_Episode]:
         .group_by("grp", "run")
         .agg(pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last"))
     )
-    spends = frame.filter(pl.col("spent") & pl.col("in_scope"))
+    spends = frame.filter(pl.col("spent"))
     for grp, first, last in spikes.select("grp", "first", "last").iter_rows():
         rows = spends.filter(
             (pl.col("grp") == grp) & pl.col("timestamp").is_between(first - window, last)
@@ -469,7 +472,8 @@ def quota_spending(
     )
     paired = _paired(ws, where, params, request_ids)
     findings = [_spend_finding(e, paired, window) for e in episodes]
-    extra, realloc, limits = _accountability(frame, episodes, baseline)
+    context = _episodes(frame, window, scoped=False)  # bursts before the scope explain top-ups in it
+    extra, realloc, limits = _accountability(frame, context, baseline)
     findings += extra
     findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.first_seen, f.title))
 
