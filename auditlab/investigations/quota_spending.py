@@ -547,7 +547,7 @@ def _hourly_chart(hourly: pl.DataFrame, spike_min: float) -> Any:
 
     lines = (
         alt.Chart(hourly)
-        .mark_line(point=True)
+        .mark_line(strokeWidth=1)
         .encode(
             x=alt.X("hour:T", title="hour (UTC)"),
             y=alt.Y("amount:Q", title="quota spent in the hour"),
