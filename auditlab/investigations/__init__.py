@@ -21,7 +21,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +29,19 @@ from auditlab.errors import QueryError
 from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult
 
 if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
     from auditlab.filters.model import Query
     from auditlab.store.workspace import Workspace
 
 __all__ = [
+    "EVIDENCE_COLUMNS",
     "INVESTIGATIONS",
     "SEVERITIES",
     "Finding",
     "InvestigationResult",
     "all_findings",
+    "evidence",
     "get_investigation",
     "run_all",
 ]
@@ -51,6 +55,12 @@ INVESTIGATIONS: dict[str, str] = {
 }
 
 Investigation = Callable[..., InvestigationResult]
+
+#: The columns :func:`evidence` shows by default: what the Portal's table shows, plus the error and the id.
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "timestamp", "action", "outcome", "user_email", "auth_context", "ip_address",
+    "resource_type", "resource_name", "error_message", "event_id",
+)  # fmt: skip
 
 
 def get_investigation(name: str) -> Investigation:
@@ -117,3 +127,33 @@ def all_findings(results: Iterable[InvestigationResult]) -> list[Finding]:
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     found = [f for r in results for f in r.findings]
     return sorted(found, key=lambda f: (-rank.get(f.severity, -1), f.first_seen, f.investigation, f.title))
+
+
+def evidence(ws: Workspace, finding: Finding, *, columns: Sequence[str] = EVIDENCE_COLUMNS) -> pl.DataFrame:
+    """The evidence events of a finding, oldest first (``timestamp, event_id``).
+
+    Args:
+        ws: the workspace the finding came from.
+        finding: the finding; its ``event_ids`` are looked up (as one bound parameter).
+        columns: canonical columns to show (see :mod:`auditlab.schema`).
+
+    Raises:
+        QueryError: a column that is not canonical.
+
+    Examples:
+        >>> import auditlab
+        >>> ws = auditlab.load("data/samples/portal_audit_export.zip")
+        >>> brute_force = auditlab.failed_logins(ws).findings[1]
+        >>> frame = evidence(ws, brute_force, columns=["outcome", "user_email", "ip_address"])
+        >>> frame.height == brute_force.count, frame.unique().rows()
+        (True, [('failure', 'ext.zoe.bauer@acme.example', '203.0.113.45')])
+    """
+    from auditlab.schema import COLUMNS
+
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown or not columns:
+        raise QueryError(f"not a canonical column: {unknown[0] if unknown else '(none given)'}")
+    select = ", ".join(f'"{c}"' for c in columns)
+    sql = f"SELECT {select} FROM events WHERE list_contains(?, event_id) ORDER BY timestamp, event_id"  # noqa: S608
+    frame: pl.DataFrame = ws.con.sql(sql, params=[list(finding.event_ids)]).pl()
+    return frame

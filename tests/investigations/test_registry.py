@@ -14,6 +14,7 @@ from auditlab.investigations import (
     Finding,
     InvestigationResult,
     all_findings,
+    evidence,
     get_investigation,
     run_all,
 )
@@ -86,3 +87,19 @@ def test_all_findings_ties_break_by_investigation_then_title() -> None:
     mk = lambda inv, title: Finding(inv, "high", None, title, {}, t, t, 1)  # noqa: E731
     res = [InvestigationResult("b", "B", {}, [mk("b", "z")]), InvestigationResult("a", "A", {}, [mk("a", "y"), mk("a", "x")])]
     assert [(f.investigation, f.title) for f in all_findings(res)] == [("a", "x"), ("a", "y"), ("b", "z")]
+
+
+def test_evidence_lists_the_events_of_a_finding(sample_ws: Workspace, results: list[InvestigationResult]) -> None:
+    brute_force = next(f for r in results for f in r.findings if f.technique == "T1110.001")
+    frame = evidence(sample_ws, brute_force)
+    assert frame.columns[:3] == ["timestamp", "action", "outcome"]
+    assert sorted(frame["event_id"]) == sorted(brute_force.event_ids)
+    assert frame["timestamp"].is_sorted()
+    assert frame["error_message"].value_counts(sort=True).rows() == [("Invalid credentials", 12), ("Account locked", 2)]
+
+
+@pytest.mark.parametrize("columns", [["timestamp", "x; DROP TABLE events"], []])
+def test_evidence_rejects_unknown_columns(sample_ws: Workspace, columns: list[str]) -> None:
+    t = datetime(2026, 10, 1, tzinfo=UTC)
+    with pytest.raises(QueryError, match="not a canonical column"):
+        evidence(sample_ws, Finding("x", "low", None, "x", {}, t, t, 0), columns=columns)
