@@ -113,4 +113,5 @@ def _echo_summary(results: list[InvestigationResult], findings: list[Finding]) -
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     by_severity = ", ".join(f"{n} {s}" for s, n in counts.items())  # findings are sorted most severe first
-    click.echo(f"{len(findings)} findings" + (f" ({by_severity})" if by_severity else ""))
+    total = len(findings)
+    click.echo(f"{total} finding{'' if total == 1 else 's'}" + (f" ({by_severity})" if by_severity else ""))

@@ -111,7 +111,7 @@ def test_scope_narrows_the_investigation() -> None:
         "failed_logins: Failed logins - 1 finding",
         "  high     T1110.001  2026-10-14 03:41:24 .. 2026-10-14 03:49:33     14  Brute force against "
         "ext.zoe.bauer@acme.example: 14 failed logins in 8 min from 203.0.113.45",
-        "1 findings (1 high)",
+        "1 finding (1 high)",
     ]
 
 
