@@ -165,3 +165,22 @@ def test_hostile_values_are_escaped(tmp_path: Path) -> None:
     assert "<script" not in page and "\x1b" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;\\x1b[2J@evil.example" in page
     assert "&lt;b&gt;no&lt;/b&gt;" in page
+
+
+def test_reads_a_persistent_store(tmp_path: Path) -> None:
+    lines = [
+        {"id": f"f{i}", "timestamp": f"2026-10-01T10:0{i}:00Z", "action": "user.login", "outcome": "unsuccessful",
+         "user_email": "bob@x.example", "ip_address": "203.0.113.9", "auth_context": "PORTAL"}
+        for i in range(5)
+    ]  # fmt: skip
+    export = tmp_path / "a.ndjson"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    store = str(tmp_path / "store")
+    assert CliRunner().invoke(main, ["load", str(export), "--store", store]).exit_code == 0
+    result = run("--store", store, "--only", "failed_logins", "--json")
+    assert result.exit_code == 0, result.output
+    (finding,) = json.loads(result.stdout)
+    assert (finding["technique"], finding["entities"]["user"], finding["count"]) == ("T1110.001", ["bob@x.example"], 5)
+    assert sorted(finding["event_ids"]) == ["f0", "f1", "f2", "f3", "f4"]
+    both = run(str(export), "--store", store)
+    assert both.exit_code == 2 and "give --store DIR or PATH..., not both" in both.output
