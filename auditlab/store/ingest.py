@@ -149,7 +149,7 @@ def ingest(
                     _stage_unknown(con, "_auditlab_lines", "_auditlab_stage")
                     discovery = Discovery.flat()
                 con.unregister("_auditlab_lines")
-                (count,) = con.execute("SELECT count(*) FROM _auditlab_stage").fetchone() or (0,)
+                (count,) = con.execute("SELECT count(*) FROM _auditlab_stage").fetchall()[0]
                 tally.lines += int(count)
                 normalize_stage(
                     con,

@@ -201,7 +201,7 @@ class Store(Workspace):
         staging = self.path / "_staging" / load_id
         staging.mkdir(parents=True)
         events: list[str] = []
-        (n_new,) = self.con.execute(f"SELECT count(*) FROM {NEW_EVENTS}").fetchone() or (0,)  # noqa: S608
+        (n_new,) = self.con.execute(f"SELECT count(*) FROM {NEW_EVENTS}").fetchall()[0]  # noqa: S608
         if n_new:
             self.con.execute(
                 f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM {NEW_EVENTS} ORDER BY timestamp, event_id) "  # noqa: S608

@@ -64,7 +64,7 @@ def summarize(ws: Workspace, *, top: int = 20) -> Summary:
     con = ws.con
     events, first, last, actions = con.execute(
         "SELECT count(*), min(timestamp), max(timestamp), count(DISTINCT action) FROM events"
-    ).fetchone() or (0, None, None, 0)
+    ).fetchall()[0]
     by_action = dict(
         con.execute(
             "SELECT action, count(*) n FROM events GROUP BY action ORDER BY n DESC, action LIMIT $top", {"top": top}
@@ -81,5 +81,5 @@ def summarize(ws: Workspace, *, top: int = 20) -> Summary:
             "SELECT CAST(timestamp AS DATE) d, count(*) FROM events GROUP BY d ORDER BY d"
         ).fetchall()
     }
-    (quarantined,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
+    (quarantined,) = con.execute("SELECT count(*) FROM quarantine").fetchall()[0]
     return Summary(int(events), first, last, int(actions), by_action, by_outcome, by_day, int(quarantined))

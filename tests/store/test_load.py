@@ -199,3 +199,11 @@ def test_missing_path_is_input_error(tmp_path):
 def test_sort_order_is_timestamp_desc_then_event_id(tmp_path):
     path = write_lines(tmp_path / "o.ndjson", [rec(id="b"), rec(id="a"), rec(id="c", created_at="2026-10-06T00:00:00Z")])
     assert auditlab.load(path).to_polars()["event_id"].to_list() == ["c", "a", "b"]
+
+
+def test_calls_leave_no_open_result_on_the_connection():
+    # DuckDB 2 refuses new work while a fetchone() result is unfinished
+    ws = auditlab.load("data/samples/portal_audit_export.zip")
+    assert ws.summary().events == ws.count() == 17050
+    assert ws.time_span() is not None
+    assert ws.sql("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
