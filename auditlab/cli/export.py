@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import click
 
-from auditlab.cli._options import json_option, paths_argument, store_option
+from auditlab.cli._options import (
+    filter_options,
+    json_option,
+    paths_argument,
+    query_from_options,
+    store_option,
+)
 
 __all__ = ["export"]
 
@@ -12,6 +18,7 @@ __all__ = ["export"]
 @click.command("export")
 @paths_argument
 @store_option
+@filter_options
 @click.option("--name", required=True, help="Export name (the ZIP is <out>/<name>.zip).")
 @click.option("--formats", default="ndjson,cef", show_default=True, help="Comma-separated: ndjson, cef.")
 @click.option("--out", "out_dir", default="exports", show_default=True, type=click.Path(file_okay=False),
@@ -21,6 +28,11 @@ __all__ = ["export"]
 def export(
     paths: tuple[str, ...],
     store: str | None,
+    where: tuple[str, ...],
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    allow_unknown_actions: bool,
     name: str,
     formats: str,
     out_dir: str,
@@ -29,9 +41,12 @@ def export(
 ) -> None:
     """Export events as a ZIP shaped like a Portal export, with a manifest.
 
+    Exports ALL events unless --since, --start/--end or --where narrow the selection; the
+    filters and time range are written into the manifest.
+
     Example:
 
-        auditlab export data/samples/portal_audit_export.zip --name weekly --formats ndjson,cef --out exports
+        auditlab export data/samples/portal_audit_export.zip --where "outcome is failure" --name failures --out exports
     """
     import json
 
@@ -39,9 +54,12 @@ def export(
     from auditlab.io.export import ExportRegistry
     from auditlab.io.export import export as write_export
 
+    if since is None and not (start or end):
+        since = "all"  # an export takes the whole selection unless told otherwise
+    query = query_from_options(where, since, start, end, allow_unknown_actions)  # fail fast, before loading
     ws = open_workspace(store, paths, quiet=as_json)
     wanted = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
-    path = write_export(ws, name, formats=wanted, out_dir=out_dir, overwrite=overwrite)
+    path = write_export(ws.query(query), name, formats=wanted, out_dir=out_dir, overwrite=overwrite)
     entry = ExportRegistry(out_dir).get(path.stem)
     if as_json:
         click.echo(json.dumps({"name": entry.name, "path": str(path), "events": entry.events,

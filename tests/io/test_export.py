@@ -140,3 +140,20 @@ def test_cef_export_round_trip_on_the_samples(tmp_path: Path) -> None:
     again = auditlab.load(path)
     assert again.last_report is not None and again.last_report.quarantined == 0
     assert _canonical(again) == _canonical(ws)
+
+
+def test_cli_export_takes_the_filter_options(tmp_path: Path) -> None:
+    out = tmp_path / "exports"
+    args = ["export", str(SAMPLE), "--where", "action is user.login", "--where", "outcome is failure",
+            "--name", "failed", "--formats", "ndjson", "--out", str(out), "--json"]  # fmt: skip
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    again = auditlab.load(out / "failed.zip")
+    expected = auditlab.load(SAMPLE).query("action is user.login; outcome is failure; all time").count()
+    assert again.count() == expected > 0
+    assert set(again.to_polars()["action"]) == {"user.login"}
+    manifest = json.loads(zipfile.ZipFile(out / "failed.zip").read("manifest.json"))
+    assert "user.login" in json.dumps(manifest)
+    bad = CliRunner().invoke(main, ["export", str(SAMPLE), "--where", "action is user.logn", "--name", "x",
+                                    "--out", str(out)])  # fmt: skip
+    assert bad.exit_code == 2 and "user.login" in bad.output
