@@ -1,6 +1,9 @@
 """Read CEF lines in bulk: each line becomes one JSON object text, or an error.
 
-The whole batch goes through Polars expressions; no Python loop touches a line.
+The whole batch goes through Polars expressions; no Python loop touches a line. There are two
+paths that give the same text for every line (``tests/io/test_cef_read_paths.py``).
+
+**General path** (every line can take it):
 
 1. One regex finds the optional prefix (syslog header), ``CEF:<version>|`` and the six other
    ``|``-terminated header fields (the escapes ``\\|`` and ``\\\\`` are stepped over).
@@ -18,6 +21,15 @@ The whole batch goes through Polars expressions; no Python loop touches a line.
    custom keys and label pairs they hold, usually one per batch) and each group is rewritten by
    one literal multi-replace. Rare lines (many signatures, a label equal to another key) take a
    general exploded path with the same rules (:func:`_resolve_exploded`).
+
+**Fast path** (the lines of a batch that fit its vocabulary, normally all of them):
+
+- a header without backslashes is cut by a literal ``|`` split instead of the regex;
+- the general path reads a sample of the batch to learn its keys and labels; then ONE literal
+  multi-replace per line marks the known keys, drops the label pairs, renames the values to
+  their labels, decodes and JSON-escapes (the decoding table of step 4), and literal scans check
+  that the line fits (no unknown key, no other label, no bad ``=``). Lines that do not fit are
+  learnt from in a further round, then left to the general path.
 
 A key given twice keeps its FIRST value (as DuckDB's JSON functions read it); the record text
 may hold both. See ``docs/cef.md`` for the decisions on disputed inputs.
@@ -156,11 +168,13 @@ def _jstr(expr: pl.Expr, table: tuple[list[str], list[str]]) -> pl.Expr:
     return pl.lit('"') + expr.str.replace_many(table[0], table[1], leftmost=True) + pl.lit('"')
 
 
-def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame:
-    """One batch (``text``) -> ``row``, header fields (JSON literals), ``prefix``, syslog fields,
-    ``members`` (``,"key":"value"...`` in input order, no label resolution) and ``error``.
+def _header_frame(batch: pl.DataFrame, *, split: bool = True) -> pl.DataFrame:
+    """One batch (``text``) -> ``row``, ``text`` (trimmed), ``_null``, ``hdr`` (a header was found),
+    its ``prefix``, ``ver``, ``h1``..``h6``, ``end`` (``|`` or ``""``) and ``rest`` (the text after it).
 
-    ``rename_reserved``: an extension key equal to a reserved record key becomes ``cef_ext_<key>``.
+    A line whose first seven ``|`` hold no backslash before them is cut by a literal split
+    (its header is then exactly what the header regex finds); the other lines take the regex
+    (all of them when ``split`` is false).
     """
     import polars as pl
 
@@ -169,12 +183,66 @@ def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame
         pl.col("text").str.strip_chars_end(" \t\r\n").alias("text"),
         pl.col("text").is_null().alias("_null"),
     )
-    df = df.with_columns(pl.col("text").str.extract_groups(_HEADER_RE).alias("m")).unnest("m")
+    parts = df.select("row", "text", "_null", pl.col("text").str.splitn("|", 8).alias("f")).unnest("f")
+    parts = parts.with_columns(
+        pl.col("field_0").str.extract_groups(r"(?s)^(?P<prefix>.*?)CEF:(?P<ver>\d+)$").alias("m")
+    )
+    cut = pl.col("field_7").is_not_null() & pl.col("m").struct.field("ver").is_not_null() & split
+    for i in range(7):
+        cut = cut & ~pl.col(f"field_{i}").str.contains("\\", literal=True)
+    parts = parts.with_columns(cut.alias("_split"))
+    every = bool(parts.get_column("_split").all())
+    fast = (parts if every else parts.filter(pl.col("_split"))).select(
+        "row",
+        "text",
+        "_null",
+        pl.lit(True).alias("hdr"),
+        pl.col("m").struct.field("prefix"),
+        pl.col("m").struct.field("ver"),
+        *[pl.col(f"field_{i}").alias(f"h{i}") for i in range(1, 7)],
+        pl.lit("|").alias("end"),
+        pl.col("field_7").alias("rest"),
+    )
+    if every:
+        return fast
+    slow = (
+        parts.filter(~pl.col("_split"))
+        .select("row", "text", "_null", pl.col("text").str.extract_groups(_HEADER_RE).alias("m"))
+        .unnest("m")
+        .select(
+            "row",
+            "text",
+            "_null",
+            pl.col("head").is_not_null().alias("hdr"),
+            "prefix",
+            "ver",
+            *[f"h{i}" for i in range(1, 7)],
+            "end",
+            pl.col("text").str.slice(pl.col("head").str.len_chars()).alias("rest"),
+        )
+    )
+    return pl.concat([fast, slow]).sort("row")
+
+
+def _ext_expr() -> pl.Expr:
+    """The extension: the text after the header, leading spaces and tabs skipped."""
+    import polars as pl
+
+    return pl.col("rest").str.strip_chars_start(" \t")
+
+
+def _extension(df: pl.DataFrame, *, rename_reserved: bool) -> pl.DataFrame:
+    """Add ``error`` and ``members`` (``,"key":"value"...`` in input order) to a header frame.
+
+    The general path: a key-marking regex, then one decoding pass. ``rename_reserved``: an
+    extension key equal to a reserved record key becomes ``cef_ext_<key>``.
+    """
+    import polars as pl
+
     s_pair, s_key = _free_code_points(df.get_column("text"), 2)
-    ext = pl.col("text").str.slice(pl.col("head").str.len_chars()).str.strip_chars_start(" \t")
     df = df.with_columns(
-        pl.when(pl.col("head").is_not_null())
-        .then(ext.str.replace_all(_KEY_RE, s_pair + "${2}" + s_key))
+        pl.when(pl.col("hdr"))
+        .then(_ext_expr().str.replace_all(_KEY_RE, s_pair + "${2}" + s_key))
         .alias("ext")
     )
     bad_equals = rf"(?:^|[^\\])(?:\\\\)*=+[^={s_pair}]"
@@ -183,9 +251,9 @@ def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame
         .then(pl.lit("line is not valid UTF-8 text"))
         .when(pl.col("text") == "")
         .then(pl.lit("empty line"))
-        .when(pl.col("head").is_null() & pl.col("text").str.contains(r"CEF:\d+\|"))
+        .when(~pl.col("hdr") & pl.col("text").str.contains(r"CEF:\d+\|"))
         .then(pl.lit("incomplete CEF header (fewer than 7 '|'-separated fields)"))
-        .when(pl.col("head").is_null())
+        .when(~pl.col("hdr"))
         .then(pl.lit("no CEF header ('CEF:<version>|' not found)"))
         .when((pl.col("end") == "") & (pl.col("h6") == ""))
         .then(pl.lit("incomplete CEF header (no severity)"))
@@ -228,8 +296,15 @@ def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame
             pl.col("ext").str.replace_many(table[0], table[1], leftmost=True).str.slice(1) + pl.lit('"')
         )
     )
+    return df.with_columns(pl.when(pl.col("error").is_null()).then(members).alias("members"))
+
+
+def _head_columns(df: pl.DataFrame) -> pl.DataFrame:
+    """``row``, ``error``, header fields (JSON literals), ``prefix``, syslog fields, ``members``."""
+    import polars as pl
+
     syslog = [pl.col("prefix").str.extract_groups(rx).alias(f"_p{i}") for i, rx in enumerate(_PREFIX_RES)]
-    df = df.with_columns(pl.when(pl.col("error").is_null()).then(members).alias("members"), *syslog)
+    df = df.with_columns(*syslog)
     ts = pl.coalesce([pl.col(f"_p{i}").struct.field("ts") for i in range(len(_PREFIX_RES))])
     host = pl.coalesce(
         [
@@ -249,6 +324,16 @@ def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame
         host.alias("syslog_host"),
         "members",
     )
+
+
+def _split(batch: pl.DataFrame, *, rename_reserved: bool = True) -> pl.DataFrame:
+    """One batch (``text``) -> ``row``, header fields (JSON literals), ``prefix``, syslog fields,
+    ``members`` (``,"key":"value"...`` in input order, no label resolution) and ``error``.
+
+    The general path for every line. ``rename_reserved``: an extension key equal to a reserved
+    record key becomes ``cef_ext_<key>``.
+    """
+    return _head_columns(_extension(_header_frame(batch), rename_reserved=rename_reserved))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,11 +496,195 @@ def _resolve_exploded(members: pl.Series) -> pl.Series:
 # ---------------------------------------------------------------------------------------------
 
 
+# The vocabulary path. The lines of one batch nearly always share their keys and labels. A
+# sample read by the general path gives them; then ONE literal multi-replace per line marks the
+# known keys, resolves the planned labels, decodes the values and JSON-escapes them (`` k=`` and
+# ``\tk=`` are patterns listed before the escapes, so leftmost-first matching finds a key where
+# the key regex would). Literal scans then check each line against the plan; a line that does not
+# fit it (an unknown key, another label, a bad '=') is left to the general path, so both paths
+# give the same text for every line (tests compare them).
+#
+# Two code points absent from the batch serve as markers. E replaces every unescaped '=' that does
+# not end a known key: allowed only as a trailing run of a value (base64 padding), as in the
+# general path. X starts ``X L<i>_``, which replaces a whole label pair `` csNLabel=<label>`` of
+# planned slot i (the pair is dropped, so the next pair or the end must follow), and ``X !``, which
+# replaces a key the plan cannot handle. Values of planned slot i are written under the label
+# directly. Any X left at the end sends the line to the general path.
+
+_KEY_CHARS = r"[A-Za-z0-9_.,\[\]\-]"
+#: Lines of a batch read by the general path to learn its keys and labels.
+_SAMPLE_ROWS = 256
+#: Vocabulary rounds (each learns from a sample of the lines still unread) before the general path.
+_MAX_ROUNDS = 3
+
+
+def _rx(ch: str) -> str:
+    """A code point as a regex escape."""
+    return f"\\x{{{ord(ch):x}}}"
+
+
+def _learn(members: pl.Series, keys: set[str], contents: dict[str, set[str]]) -> bool:
+    """Add the keys and non-empty label contents of raw-layer members texts; True if any is new."""
+    import polars as pl
+
+    pairs = (
+        pl.DataFrame({"m": members.drop_nulls()})
+        .select(pl.col("m").str.slice(2).str.strip_suffix('"').str.split('","').alias("p"))
+        .explode("p")
+        .filter(pl.col("p") != "")
+        .select(pl.col("p").str.splitn('":"', 2).struct.rename_fields(["k", "c"]).alias("s"))
+        .unnest("s")
+    )
+    found = set(pairs.get_column("k").unique().to_list())
+    label_keys = [k for k in found if (slot := _slot(k)) is not None and slot[1]]
+    labelled = (
+        pairs.filter(pl.col("k").is_in(label_keys) & (pl.col("c") != "")).unique().rows()
+        if label_keys
+        else []
+    )
+    new = not found <= keys
+    keys |= found
+    for k, c in labelled:
+        slot = _slot(k)
+        assert slot is not None
+        if c not in contents.setdefault(slot[0], set()):
+            contents[slot[0]].add(c)
+            new = True
+    return new
+
+
+def _vocabulary_plan(keys: set[str], contents: dict[str, set[str]]) -> tuple[dict[str, str], set[str]]:
+    """(slot -> label) for the slots resolved by plan, and the slots that block the fast path.
+
+    A slot with both value and label keys in the vocabulary is planned when the sample shows one
+    label for it, written without escapes, that can never be refused in a line of this vocabulary
+    (not reserved, not a key of the vocabulary, not a custom-field key, not shared with another
+    slot); else it blocks. A slot with only values (or only labels) in the vocabulary keeps its
+    keys as they are: its other half would be an unknown key.
+    """
+    emitted = {f"cef_ext_{k}" if k in RESERVED_KEYS else k for k in keys}
+    kinds: dict[str, set[bool]] = {}
+    for k in keys:
+        if (info := _slot(k)) is not None:
+            kinds.setdefault(info[0], set()).add(info[1])
+    plan: dict[str, str] = {}
+    blocked: set[str] = set()
+    for slot, kind in kinds.items():
+        if kind != {True, False}:
+            continue
+        labels = contents.get(slot, set())
+        (label,) = labels if len(labels) == 1 else ("",)
+        plain = label != "" and "\\" not in label and "=" not in label
+        if plain and label not in RESERVED_KEYS and label not in emitted and _slot(label) is None:
+            plan[slot] = label
+        else:
+            blocked.add(slot)
+    counts: dict[str, int] = {}
+    for label in plan.values():
+        counts[label] = counts.get(label, 0) + 1
+    for slot in [s for s, label in plan.items() if counts[label] > 1]:
+        blocked.add(slot)
+        del plan[slot]
+    return plan, blocked
+
+
+def _vocabulary_table(
+    keys: set[str], plan: dict[str, str], blocked: set[str], e_mark: str, x_mark: str
+) -> tuple[list[str], list[str]]:
+    """The one multi-replace of the vocabulary path: key patterns (longest first, so a whole
+    label pair wins over its key), then the value escapes, unescaped '=' and JSON escapes."""
+    index = {slot: i for i, slot in enumerate(sorted(plan))}
+    keyed: dict[str, str] = {}
+    for k in keys:
+        info = _slot(k)
+        if info is None:
+            out = f'","cef_ext_{k}":"' if k in RESERVED_KEYS else f'","{k}":"'
+        elif info[0] in index and info[1]:
+            # the whole label pair (a plain label: its raw form is its JSON form)
+            keyed[f" {k}={plan[info[0]]}"] = keyed[f"\t{k}={plan[info[0]]}"] = f"{x_mark}L{index[info[0]]}_"
+            out = f"{x_mark}!"  # any other label of the slot
+        elif info[0] in index:
+            out = f'","{plan[info[0]]}":"'
+        elif info[0] in blocked:
+            out = f"{x_mark}!"
+        else:
+            out = f'","{k}":"'
+        keyed[f" {k}="] = keyed[f"\t{k}="] = out
+    pats = sorted(keyed, key=len, reverse=True)
+    rest = _json_table({**_VALUE_ESCAPES, "=": e_mark}, keep=(e_mark, x_mark))
+    return [*pats, *rest[0]], [*(keyed[p] for p in pats), *rest[1]]
+
+
+def _fast_members(
+    ext: pl.Series, keys: set[str], plan: dict[str, str], blocked: set[str]
+) -> tuple[pl.Series, pl.Series]:
+    """Members texts (label-resolved, reserved keys renamed) and whether each line fits the plan."""
+    import polars as pl
+
+    e_mark, x_mark = _free_code_points(ext, 2)
+    pats, repl = _vocabulary_table(keys, plan, blocked, e_mark, x_mark)
+    out = (" " + ext).str.replace_many(pats, repl, leftmost=True)
+    e, x = _rx(e_mark), _rx(x_mark)
+    # a dropped label pair must be followed by another pair (or the end)
+    ok = ~out.str.contains(rf'{x}L[0-9]+_[^"{x}]')
+    has_e = out.str.contains(e_mark, literal=True)
+    if has_e.any():
+        # an '=' run must end its value (base64 padding), and must not end an unknown key
+        where = has_e.arg_true()
+        bad = out.gather(where).str.contains(rf'{e}[^{e}"]|(?:^| |\\t){_KEY_CHARS}+{e}')
+        ok = ok.scatter(where, ok.gather(where) & ~bad)
+    for i, label in enumerate(plan[slot] for slot in sorted(plan)):
+        # a planned slot resolves on a line that holds both its value and its label
+        has_label = out.str.contains(f"{x_mark}L{i}_", literal=True)
+        ok = ok & (has_label == out.str.contains(f'","{label}":"', literal=True))
+    marks = [f"{x_mark}L{i}_" for i in range(len(plan))]
+    members = out.str.replace_many([*marks, e_mark], [""] * len(marks) + ["="], leftmost=True)
+    ok = ok & ((ext == "") | members.str.starts_with('"')) & ~members.str.contains(x_mark, literal=True)
+    text = pl.select(pl.when(ext == "").then(pl.lit("")).otherwise(members.str.slice(1) + pl.lit('"')))
+    return text.to_series(), ok
+
+
+def _members(df: pl.DataFrame) -> pl.DataFrame:
+    """``error`` and ``members`` (label-resolved) for a header frame: the vocabulary path for the
+    lines that fit it, the general path for the rest."""
+    import polars as pl
+
+    cand = df.filter(pl.col("hdr") & ~((pl.col("end") == "") & (pl.col("h6") == "")))
+    ext = cand.select(_ext_expr()).to_series()
+    rows = cand.get_column("row")
+    keys: set[str] = set()
+    contents: dict[str, set[str]] = {}
+    done: list[pl.DataFrame] = []
+    for _ in range(_MAX_ROUNDS):
+        if not len(rows):
+            break
+        step = max(1, len(rows) // _SAMPLE_ROWS)
+        sample = df.join(pl.DataFrame({"row": rows.gather_every(step)}), on="row", how="semi")
+        raw = _extension(sample, rename_reserved=False)
+        if not _learn(raw.filter(pl.col("error").is_null()).get_column("members"), keys, contents):
+            break
+        plan, blocked = _vocabulary_plan(keys, contents)
+        members, ok = _fast_members(ext, keys, plan, blocked)
+        done.append(pl.DataFrame({"row": rows.filter(ok), "members": members.filter(ok)}))
+        rows, ext = rows.filter(~ok), ext.filter(~ok)
+    fast = pl.concat(done) if done else pl.DataFrame(schema={"row": pl.Int64, "members": pl.String})
+    if len(done) > 1:
+        fast = fast.sort("row")
+    if fast.height == df.height:
+        return fast.select(pl.lit(None, pl.String).alias("error"), "members")
+    slow = _extension(df.join(fast, on="row", how="anti"), rename_reserved=True).select(
+        "row", "error", "members"
+    )
+    slow = slow.with_columns(_resolve(slow.get_column("members")).alias("members"))
+    both = pl.concat([fast.select("row", pl.lit(None, pl.String).alias("error"), "members"), slow])
+    return df.select("row").join(both, on="row", how="left", maintain_order="left").select("error", "members")
+
+
 def _records(batch: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
-    rows = _split(batch)
-    rows = rows.with_columns(_resolve(rows.get_column("members")).alias("members"))
+    df = _header_frame(batch)
+    rows = _head_columns(df.with_columns(_members(df)))
     head = [pl.lit('{"cef_version":"') + pl.col("cef_version") + pl.lit('"')]
     head += [pl.lit(f',"{k}":') + pl.col(k) for k in HEADER_KEYS[1:]]
     opt = [
