@@ -697,12 +697,26 @@ def _records(batch: pl.DataFrame) -> pl.DataFrame:
     return rows.select(pl.when(pl.col("error").is_null()).then(record).alias("record"), "error")
 
 
+#: Below this many lines per part, a batch is not split across threads.
+_MIN_PART_ROWS = 8192
+
+
+def _threads() -> int:
+    """How many batch parts run at once: the cores Polars uses."""
+    import polars as pl
+
+    return max(1, pl.thread_pool_size())
+
+
 def parse_cef(lines: pa.Table, *, batch_rows: int = 100_000) -> pa.Table:
     """Parse CEF lines into JSON object texts, vectorised, ``batch_rows`` lines at a time.
 
+    Each batch is cut into one part per core, parsed in parallel threads (Polars releases the
+    GIL), so at most ``batch_rows`` lines are in flight.
+
     Args:
         lines: columns ``source_line`` (int64) and ``text`` (string, one line, no trailing CR/LF).
-        batch_rows: how many lines one vectorised pass handles (bounds peak memory).
+        batch_rows: how many lines are parsed at once (bounds peak memory).
 
     Returns:
         A table with the same rows in the same order: ``source_line``, ``record`` (JSON object text
@@ -719,13 +733,31 @@ def parse_cef(lines: pa.Table, *, batch_rows: int = 100_000) -> pa.Table:
     import pyarrow as pa
 
     out_schema = pa.schema([("source_line", pa.int64()), ("record", pa.string()), ("error", pa.string())])
-    batches: list[pa.RecordBatch] = []
-    for start in range(0, lines.num_rows, batch_rows):
-        part = pl.from_arrow(lines.slice(start, batch_rows).select(["source_line", "text"]))
-        assert isinstance(part, pl.DataFrame)
-        res = _records(part).with_columns(part.get_column("source_line"))
+    lines = lines.select(["source_line", "text"])
+
+    def part(start: int, size: int) -> pa.Table:
+        df = pl.from_arrow(lines.slice(start, size))
+        assert isinstance(df, pl.DataFrame)
+        res = _records(df).with_columns(df.get_column("source_line"))
         table = res.select("source_line", "record", "error").to_arrow(compat_level=pl.CompatLevel.oldest())
-        batches.extend(table.cast(out_schema).to_batches())
+        return table.cast(out_schema)
+
+    n, threads = lines.num_rows, _threads()
+    size = max(1, batch_rows)
+    if threads > 1 and n >= 2 * _MIN_PART_ROWS:
+        # equal parts, a multiple of the thread count, each at most batch_rows / threads lines
+        parts = -(-n // max(_MIN_PART_ROWS, size // threads))
+        parts = -(-parts // threads) * threads
+        size = -(-n // parts)
+    starts = range(0, n, size)
+    if threads == 1 or len(starts) < 2:
+        tables = [part(s, size) for s in starts]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="cef") as pool:
+            tables = list(pool.map(lambda s: part(s, size), starts))
+    batches = [b for t in tables for b in t.to_batches()]
     return pa.Table.from_batches(batches, schema=out_schema)
 
 
