@@ -23,6 +23,7 @@ __all__ = [
     "SORT_SQL",
     "STRING_FIELDS",
     "duckdb_columns",
+    "duckdb_types",
 ]
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -87,15 +88,24 @@ _DUCK = {
 }
 
 
-def duckdb_columns(schema: pa.Schema = EVENTS_SCHEMA) -> str:
-    """The column list of a DuckDB ``CREATE TABLE`` for ``schema``.
+def duckdb_types(schema: pa.Schema = EVENTS_SCHEMA) -> dict[str, str]:
+    """Column name -> DuckDB type, in order.
+
+    Examples:
+        >>> duckdb_types()["details"], duckdb_types()["source_line"]
+        ('JSON', 'BIGINT')
+    """
+    return {f.name: "JSON" if f.name in JSON_COLUMNS else _DUCK[f.type] for f in schema}
+
+
+def duckdb_columns(schema: pa.Schema = EVENTS_SCHEMA, *, constraints: bool = True) -> str:
+    """The column list of a DuckDB ``CREATE TABLE`` for ``schema`` (``constraints``: NOT NULLs).
 
     Examples:
         >>> duckdb_columns().split(", ")[1]
         'timestamp TIMESTAMPTZ NOT NULL'
     """
-    parts = []
-    for f in schema:
-        kind = "JSON" if f.name in JSON_COLUMNS else _DUCK[f.type]
-        parts.append(f"{f.name} {kind}" + ("" if f.nullable else " NOT NULL"))
-    return ", ".join(parts)
+    kinds = duckdb_types(schema)
+    return ", ".join(
+        f"{f.name} {kinds[f.name]}" + ("" if f.nullable or not constraints else " NOT NULL") for f in schema
+    )

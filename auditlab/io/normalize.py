@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from auditlab.catalog import AUTH_CONTEXT_SPELLINGS, OUTCOME_SPELLINGS
 from auditlab.io.mapping import KeyPath, Mapping, json_pointer
-from auditlab.schema import COLUMNS, STRING_FIELDS
+from auditlab.schema import STRING_FIELDS, duckdb_types
 
 if TYPE_CHECKING:
     import duckdb
@@ -129,15 +129,15 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, lines: str, stage: str, map
     One JSON parse per line both validates it and lists its keys (top level, and under each
     object path the sample found), kept in the stage's ``keys`` column for discovery.
     Blank lines (empty after removing CR/LF) are dropped here: they are not events.
+    Makes the table ``{stage}_rows`` and the view ``{stage}`` (source_line, raw, record, error, keys).
     """
     sample_paths, sample_objs = sample_objects(con, lines, mapping)
     parents: list[KeyPath] = [(), *sorted(sample_objs)]
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {stage} AS
+        CREATE OR REPLACE TEMP TABLE {stage}_rows AS
         SELECT source_line,
                coalesce(text, invalid) AS raw,
-               CASE WHEN error IS NULL THEN text END AS record,
                error,
                CASE WHEN error IS NULL THEN keys END AS keys
         FROM (
@@ -151,6 +151,11 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, lines: str, stage: str, map
         )
         """,  # noqa: S608 - table names are ours, never from input
         {"p": [json_pointer(p) for p in parents]},
+    )
+    # the record is the raw line itself, where it is a JSON object: no second copy of the text
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {stage} AS "  # noqa: S608
+        f"SELECT source_line, raw, CASE WHEN error IS NULL THEN raw END AS record, error, keys FROM {stage}_rows"
     )
     return Discovery(parents, set(sample_paths), sample_objs)
 
@@ -214,91 +219,73 @@ def normalize_stage(
     ordinal: int,
     mapping: Mapping,
     discovery: Discovery,
-    events: str,
-    quarantine: str,
-    text_chars: int,
+    target: str,
 ) -> None:
-    """Append the stage's events to table ``events`` and its rejects to ``quarantine``.
+    """Make table ``target``: every row of ``stage``, canonical, with the reason it cannot load.
 
-    ``events`` has the canonical columns plus ``ordinal`` (the source's rank in the load, for
-    first-seen-wins dedupe); ``quarantine`` has source, source_line, reason, text, ordinal.
+    ``target`` has the canonical columns (without NOT NULL constraints) plus ``ordinal`` (the
+    source's rank in the load, for first-seen-wins dedupe) and ``reason``: NULL for an event,
+    else why the line is quarantined. One statement, one JSON parse per row, one copy of the raw
+    text: every column, ``details`` included, comes out of one ``json_extract_string``.
+    (A new table per batch: appending batches to one table was several times slower in DuckDB 2.)
     """
     paths, objects = discover_paths(con, stage, mapping, discovery)
     resolved = mapping.resolve(paths)
-    scalar_ptrs: list[str] = []
+    pointers: list[str] = []
     index: dict[str, list[int]] = {}
-    for column in ("timestamp", *STRING_FIELDS):
+    for column in ("timestamp", *STRING_FIELDS, "details"):
         for path in resolved.get(column, []):
-            if path in objects:
+            if path in objects and column != "details":
                 continue  # an object cannot fill a scalar column; it stays in raw
-            scalar_ptrs.append(json_pointer(path))
-            index.setdefault(column, []).append(len(scalar_ptrs))
-    detail_ptrs = [json_pointer(p) for p in resolved.get("details", [])]
-    detail_idx = list(range(1, len(detail_ptrs) + 1))
-
-    v_expr = "json_extract_string(record, $sp)" if scalar_ptrs else "NULL::VARCHAR[]"
-    d_expr = "json_extract(record, $dp)" if detail_ptrs else "NULL::JSON[]"
-    picks = {c: _pick("v", index.get(c, [])) for c in ("timestamp", *STRING_FIELDS)}
-    details_pick = _pick("d", detail_idx)
+            pointers.append(json_pointer(path))
+            index.setdefault(column, []).append(len(pointers))
+    v_expr = "json_extract_string(record, $p)" if pointers else "NULL::VARCHAR[]"
+    picks = {c: _pick("v", index.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
     params: dict[str, object] = {
+        "source": source,
         "ok": list(OUTCOME_SPELLINGS),
         "ov": list(OUTCOME_SPELLINGS.values()),
         "ak": list(AUTH_CONTEXT_SPELLINGS),
         "av": list(AUTH_CONTEXT_SPELLINGS.values()),
     }
-    if scalar_ptrs:
-        params["sp"] = scalar_ptrs
-    if detail_ptrs:
-        params["dp"] = detail_ptrs
-    string_cols = ",\n".join(
-        {
-            "event_id": f"coalesce({picks['event_id']}, 'md5:' || md5(raw))",
-            "outcome": f"coalesce($ov[list_position($ok, lower(trim({picks['outcome']})))], {picks['outcome']})",
-            "auth_context": (
-                f"coalesce($av[list_position($ak, lower(trim({picks['auth_context']})))], {picks['auth_context']})"
-            ),
-        }.get(c, picks[c])
-        + f" AS {c}"
-        for c in STRING_FIELDS
+    if pointers:
+        params["p"] = pointers
+    derived = {
+        "event_id": f"coalesce({picks['event_id']}, 'md5:' || md5(raw))",
+        "timestamp": "ts",
+        "outcome": f"coalesce($ov[list_position($ok, lower(trim({picks['outcome']})))], {picks['outcome']})",
+        "auth_context": f"coalesce($av[list_position($ak, lower(trim({picks['auth_context']})))], {picks['auth_context']})",
+        # objects and arrays come back as JSON text (so does a string holding one, as CEF's msg);
+        # any other value is kept as a JSON string
+        "details": (
+            f"CASE WHEN {picks['details']} IS NULL THEN NULL "
+            f"WHEN left(ltrim({picks['details']}), 1) IN ('{{', '[') AND json_valid({picks['details']}) "
+            f"THEN CAST({picks['details']} AS JSON) ELSE to_json({picks['details']}) END"
+        ),
+        "raw": "raw",
+        "source": "$source",
+        "source_line": "source_line",
+    }
+    select = ",\n".join(
+        f"CAST({derived.get(c, picks.get(c, 'NULL'))} AS {kind}) AS {c}" for c, kind in duckdb_types().items()
     )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _auditlab_norm AS
+        CREATE OR REPLACE TEMP TABLE {target} AS
         WITH x AS (
-          SELECT source_line, raw, error, {v_expr} AS v, {d_expr} AS d
-          FROM {stage}
+          SELECT source_line, raw, error, {v_expr} AS v FROM {stage}
         ), y AS (
-          SELECT source_line, raw, error, {picks['timestamp']} AS ts_text,
-                 auditlab_ts({picks['timestamp']}) AS ts,
-                 {string_cols},
-                 CASE WHEN json_type({details_pick}) = 'NULL' THEN NULL
-                      WHEN json_type({details_pick}) = 'VARCHAR'
-                           AND json_valid({details_pick} ->> '$')
-                           AND json_type({details_pick} ->> '$') IN ('OBJECT', 'ARRAY')
-                      THEN CAST({details_pick} ->> '$' AS JSON)
-                      ELSE {details_pick} END AS details
-          FROM x
+          SELECT *, {picks['timestamp']} AS ts_text, auditlab_ts({picks['timestamp']}) AS ts FROM x
         )
-        SELECT * EXCLUDE (raw),
+        SELECT {select},
+          CAST({int(ordinal)} AS INTEGER) AS ordinal,
           CASE
             WHEN error IS NOT NULL THEN error
             WHEN ts_text IS NULL THEN 'no timestamp'
             WHEN ts IS NULL THEN 'unusable timestamp: ' || left(ts_text, 80)
-            WHEN action IS NULL OR trim(action) = '' THEN 'no action'
+            WHEN {picks['action']} IS NULL OR trim({picks['action']}) = '' THEN 'no action'
           END AS reason
         FROM y
         """,  # noqa: S608 - identifiers and indexes are ours; input reaches SQL only as parameters
         params,
-    )
-    # _auditlab_norm has the stage's rows in the stage's order: raw comes back by position, uncopied.
-    select_cols = ", ".join({"timestamp": "n.ts", "source": "$source", "raw": "s.raw"}.get(c, f"n.{c}") for c in COLUMNS)
-    con.execute(
-        f"INSERT INTO {events} SELECT {select_cols}, {int(ordinal)} "  # noqa: S608
-        f"FROM _auditlab_norm n POSITIONAL JOIN {stage} s WHERE n.reason IS NULL",
-        {"source": source},
-    )
-    con.execute(
-        f"INSERT INTO {quarantine} SELECT $source, n.source_line, n.reason, left(s.raw, {int(text_chars)}), "  # noqa: S608
-        f"{int(ordinal)} FROM _auditlab_norm n POSITIONAL JOIN {stage} s WHERE n.reason IS NOT NULL",
-        {"source": source},
     )

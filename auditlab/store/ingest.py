@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["NEW_EVENTS", "NEW_QUARANTINE", "drop_new", "ingest"]
 
 NEW_EVENTS = "_ingest_new"
+_PART = "_ingest_part"
 NEW_QUARANTINE = "_ingest_quarantine"
 _QUARANTINE_SAMPLE = 100
 
@@ -60,7 +61,7 @@ def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> N
     con.register("_auditlab_kept", kept)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {stage} AS
+        CREATE OR REPLACE TEMP TABLE {stage}_rows AS
         SELECT k.source_line, coalesce(k.text, k.invalid) AS raw, p.record,
                CASE WHEN k.text IS NULL THEN 'invalid UTF-8'
                     ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END) END AS error,
@@ -69,6 +70,7 @@ def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> N
         ORDER BY k.source_line
         """  # noqa: S608
     )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {stage} AS SELECT * FROM {stage}_rows")  # noqa: S608
     con.unregister("_auditlab_cef")
     con.unregister("_auditlab_kept")
 
@@ -76,12 +78,13 @@ def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> N
 def _stage_unknown(con: duckdb.DuckDBPyConnection, lines: str, stage: str) -> None:
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {stage} AS
+        CREATE OR REPLACE TEMP TABLE {stage}_rows AS
         SELECT source_line, coalesce(text, invalid) AS raw, NULL::VARCHAR AS record,
                'not an audit log line (neither NDJSON nor CEF)' AS error, NULL::VARCHAR[][] AS keys
         FROM {lines} WHERE text IS NULL OR text <> ''
         """  # noqa: S608
     )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {stage} AS SELECT * FROM {stage}_rows")  # noqa: S608
 
 
 def ingest(
@@ -112,11 +115,8 @@ def ingest(
     settings = settings or Settings()
     mapping = mapping or Mapping.default()
     install_macros(con)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _ingest_events ({duckdb_columns()}, ordinal INTEGER)")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _ingest_rejects "
-        "(source VARCHAR, source_line BIGINT, reason VARCHAR, text VARCHAR, ordinal INTEGER)"
-    )
+    drop_new(con)
+    parts: list[str] = []
     tallies: list[_Tally] = []
     skipped: list[tuple[str, str]] = []
     bar = _progress_bar(progress)
@@ -149,8 +149,9 @@ def ingest(
                     _stage_unknown(con, "_auditlab_lines", "_auditlab_stage")
                     discovery = Discovery.flat()
                 con.unregister("_auditlab_lines")
-                (count,) = con.execute("SELECT count(*) FROM _auditlab_stage").fetchall()[0]
+                (count,) = con.execute("SELECT count(*) FROM _auditlab_stage_rows").fetchall()[0]
                 tally.lines += int(count)
+                parts.append(f"{_PART}{len(parts)}")
                 normalize_stage(
                     con,
                     "_auditlab_stage",
@@ -158,22 +159,31 @@ def ingest(
                     ordinal=ordinal,
                     mapping=mapping,
                     discovery=discovery,
-                    events="_ingest_events",
-                    quarantine="_ingest_rejects",
-                    text_chars=settings.quarantine_text_chars,
+                    target=parts[-1],
                 )
             if tally is None and not skip:
                 tallies.append(_Tally(ordinal, member.source, "empty"))
     finally:
         if bar is not None:
             bar.close()
-        con.execute("DROP TABLE IF EXISTS _auditlab_stage")
-        con.execute("DROP TABLE IF EXISTS _auditlab_norm")
-    return _settle(con, tallies, skipped, existing)
+        con.execute("DROP VIEW IF EXISTS _auditlab_stage")
+        con.execute("DROP TABLE IF EXISTS _auditlab_stage_rows")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ingest_empty ({duckdb_columns(constraints=False)}, "
+        "ordinal INTEGER, reason VARCHAR)"
+    )
+    union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in [*parts, "_ingest_empty"])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _ingest_events AS {union}")  # noqa: S608 - names are ours
+    return _settle(con, tallies, skipped, existing, text_chars=settings.quarantine_text_chars)
 
 
 def _settle(
-    con: duckdb.DuckDBPyConnection, tallies: list[_Tally], skipped: list[tuple[str, str]], existing: str | None
+    con: duckdb.DuckDBPyConnection,
+    tallies: list[_Tally],
+    skipped: list[tuple[str, str]],
+    existing: str | None,
+    *,
+    text_chars: int,
 ) -> LoadReport:
     """Find duplicates (first seen wins, then against ``existing``) and count per source.
 
@@ -181,7 +191,8 @@ def _settle(
     (ordinal, source_line); :data:`NEW_EVENTS` is a view of the rest, copied once by the commit.
     """
     in_store = (
-        f"UNION SELECT ordinal, source_line FROM _ingest_events WHERE event_id IN (SELECT event_id FROM {existing})"  # noqa: S608
+        "UNION SELECT ordinal, source_line FROM _ingest_events "  # noqa: S608
+        f"WHERE reason IS NULL AND event_id IN (SELECT event_id FROM {existing})"
         if existing
         else ""
     )
@@ -192,41 +203,44 @@ def _settle(
           SELECT ordinal, source_line,
                  row_number() OVER (PARTITION BY event_id ORDER BY ordinal, source_line) AS rank
           FROM _ingest_events
-          WHERE event_id IN (SELECT event_id FROM _ingest_events GROUP BY event_id HAVING count(*) > 1)
+          WHERE reason IS NULL AND event_id IN (
+            SELECT event_id FROM _ingest_events WHERE reason IS NULL GROUP BY event_id HAVING count(*) > 1
+          )
         ) WHERE rank > 1
         {in_store}
         """  # noqa: S608 - names are ours
     )
     cols = ", ".join(COLUMNS)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {NEW_EVENTS} AS "  # noqa: S608
-        f"SELECT {cols} FROM _ingest_events ANTI JOIN _ingest_dups USING (ordinal, source_line)"
+        f"CREATE OR REPLACE TEMP VIEW {NEW_EVENTS} AS SELECT {cols} "  # noqa: S608
+        "FROM _ingest_events ANTI JOIN _ingest_dups USING (ordinal, source_line) WHERE reason IS NULL"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {NEW_QUARANTINE} AS "  # noqa: S608
-        "SELECT source, source_line, reason, text FROM _ingest_rejects"
+        f"SELECT source, source_line, reason, left(raw, {int(text_chars)}) AS text FROM _ingest_events "
+        "WHERE reason IS NOT NULL"
     )
-    total = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_events GROUP BY ordinal").fetchall())
+    counts = {
+        ordinal: (int(good), int(bad))
+        for ordinal, good, bad in con.execute(
+            "SELECT ordinal, count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) "
+            "FROM _ingest_events GROUP BY ordinal"
+        ).fetchall()
+    }
     dups = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_dups GROUP BY ordinal").fetchall())
-    rejected = dict(con.execute("SELECT ordinal, count(*) FROM _ingest_rejects GROUP BY ordinal").fetchall())
     sample = [
         QuarantinedLine(*row)
         for row in con.execute(
-            "SELECT source, source_line, reason, text FROM _ingest_rejects ORDER BY ordinal, source_line LIMIT ?",
-            [_QUARANTINE_SAMPLE],
+            "SELECT source, source_line, reason, left(raw, ?) FROM _ingest_events WHERE reason IS NOT NULL "
+            "ORDER BY ordinal, source_line LIMIT ?",
+            [int(text_chars), _QUARANTINE_SAMPLE],
         ).fetchall()
     ]
-    sources = [
-        SourceReport(
-            t.source,
-            t.format,
-            lines=t.lines,
-            loaded=int(total.get(t.ordinal, 0)) - int(dups.get(t.ordinal, 0)),
-            duplicates=int(dups.get(t.ordinal, 0)),
-            quarantined=int(rejected.get(t.ordinal, 0)),
-        )
-        for t in tallies
-    ]
+    sources = []
+    for t in tallies:
+        good, bad = counts.get(t.ordinal, (0, 0))
+        dup = int(dups.get(t.ordinal, 0))
+        sources.append(SourceReport(t.source, t.format, lines=t.lines, loaded=good - dup, duplicates=dup, quarantined=bad))
     report = LoadReport(sources=sources, quarantine=sample, skipped=skipped)
     for s in sources:
         if s.lines != s.loaded + s.duplicates + s.quarantined:  # an invariant, not a user error
@@ -236,10 +250,13 @@ def _settle(
 
 def drop_new(con: duckdb.DuckDBPyConnection) -> None:
     """Drop what :func:`ingest` left for the commit (after it, or after a failure)."""
-    for view in (NEW_EVENTS, NEW_QUARANTINE):
+    for view in (NEW_EVENTS, NEW_QUARANTINE, "_ingest_events"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for table in ("_ingest_events", "_ingest_dups", "_ingest_rejects"):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    parts = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)", [_PART]
+    ).fetchall()
+    for (table,) in [*parts, ("_ingest_dups",), ("_ingest_empty",)]:
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
 
 
 def _progress_bar(enabled: bool):  # type: ignore[no-untyped-def]
