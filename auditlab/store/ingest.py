@@ -172,8 +172,8 @@ def ingest(
         f"CREATE OR REPLACE TEMP TABLE _ingest_empty ({duckdb_columns(constraints=False)}, "
         "ordinal INTEGER, reason VARCHAR)"
     )
-    union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in [*parts, "_ingest_empty"])
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _ingest_events AS {union}")  # noqa: S608 - names are ours
+    union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in [*parts, "_ingest_empty"])  # noqa: S608 - our names
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _ingest_events AS {union}")
     return _settle(con, tallies, skipped, existing, text_chars=settings.quarantine_text_chars)
 
 
