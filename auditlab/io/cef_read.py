@@ -591,28 +591,62 @@ def _vocabulary_plan(keys: set[str], contents: dict[str, set[str]]) -> tuple[dic
 def _vocabulary_table(
     keys: set[str], plan: dict[str, str], blocked: set[str], e_mark: str, x_mark: str
 ) -> tuple[list[str], list[str]]:
-    """The one multi-replace of the vocabulary path: key patterns (longest first, so a whole
-    label pair wins over its key), then the value escapes, unescaped '=' and JSON escapes."""
+    """The one multi-replace of the vocabulary path: key patterns (longest first, so a label pair
+    wins over its key), then the value escapes, unescaped '=' and JSON escapes.
+
+    A planned slot's label pair right before its value (`` cs1Label=<label> cs1=``) becomes the
+    value's key at once; a label pair elsewhere becomes ``X L<i>_`` and a value elsewhere
+    ``X V<i>_`` (settled by :func:`_settle_marks`); any other label of the slot ``X !``.
+    """
     index = {slot: i for i, slot in enumerate(sorted(plan))}
+    spellings: dict[str, tuple[list[str], list[str]]] = {slot: ([], []) for slot in plan}
     keyed: dict[str, str] = {}
     for k in keys:
         info = _slot(k)
         if info is None:
             out = f'","cef_ext_{k}":"' if k in RESERVED_KEYS else f'","{k}":"'
-        elif info[0] in index and info[1]:
-            # the whole label pair (a plain label: its raw form is its JSON form)
-            keyed[f" {k}={plan[info[0]]}"] = keyed[f"\t{k}={plan[info[0]]}"] = f"{x_mark}L{index[info[0]]}_"
-            out = f"{x_mark}!"  # any other label of the slot
         elif info[0] in index:
-            out = f'","{plan[info[0]]}":"'
+            spellings[info[0]][info[1]].append(k)
+            i = index[info[0]]
+            out = f"{x_mark}!" if info[1] else f'","{x_mark}V{i}_":"'
         elif info[0] in blocked:
             out = f"{x_mark}!"
         else:
             out = f'","{k}":"'
         keyed[f" {k}="] = keyed[f"\t{k}="] = out
+    seps = (" ", "\t")
+    for slot, (values, labels) in spellings.items():
+        label = plan[slot]  # plain text: its raw form is its JSON form
+        for lk in labels:
+            for s1 in seps:
+                keyed[f"{s1}{lk}={label}"] = f"{x_mark}L{index[slot]}_"
+                for vk in values:
+                    for s2 in seps:
+                        keyed[f"{s1}{lk}={label}{s2}{vk}="] = f'","{label}":"'
     pats = sorted(keyed, key=len, reverse=True)
     rest = _json_table({**_VALUE_ESCAPES, "=": e_mark}, keep=(e_mark, x_mark))
     return [*pats, *rest[0]], [*(keyed[p] for p in pats), *rest[1]]
+
+
+def _settle_marks(
+    out: pl.Series, plan: dict[str, str], e_mark: str, x_mark: str
+) -> tuple[pl.Series, pl.Series]:
+    """Lines holding markers: check them and settle them (labels dropped, values renamed, E back
+    to '='). Returns the texts and whether each line fits the plan."""
+    e, x = _rx(e_mark), _rx(x_mark)
+    # a dropped label pair must be followed by another pair (or the end); an '=' run must end its
+    # value (base64 padding), and must not end an unknown key
+    ok = ~out.str.contains(rf'{x}L[0-9]+_[^"{x}]|{e}[^{e}"]|(?:^| |\\t){_KEY_CHARS}+{e}')
+    labels = [plan[slot] for slot in sorted(plan)]
+    for i in range(len(labels)):
+        # a slot resolves on a line that holds both its value and its label
+        ok = ok & (
+            out.str.contains(f"{x_mark}L{i}_", literal=True)
+            == out.str.contains(f"{x_mark}V{i}_", literal=True)
+        )
+    marks = [f"{x_mark}L{i}_" for i in range(len(labels))] + [f"{x_mark}V{i}_" for i in range(len(labels))]
+    text = out.str.replace_many([*marks, e_mark], [""] * len(labels) + labels + ["="], leftmost=True)
+    return text, ok & ~text.str.contains(x_mark, literal=True)
 
 
 def _fast_members(
@@ -624,24 +658,15 @@ def _fast_members(
     e_mark, x_mark = _free_code_points(ext, 2)
     pats, repl = _vocabulary_table(keys, plan, blocked, e_mark, x_mark)
     out = (" " + ext).str.replace_many(pats, repl, leftmost=True)
-    e, x = _rx(e_mark), _rx(x_mark)
-    # a dropped label pair must be followed by another pair (or the end)
-    ok = ~out.str.contains(rf'{x}L[0-9]+_[^"{x}]')
-    has_e = out.str.contains(e_mark, literal=True)
-    if has_e.any():
-        # an '=' run must end its value (base64 padding), and must not end an unknown key
-        where = has_e.arg_true()
-        bad = out.gather(where).str.contains(rf'{e}[^{e}"]|(?:^| |\\t){_KEY_CHARS}+{e}')
-        ok = ok.scatter(where, ok.gather(where) & ~bad)
-    for i, label in enumerate(plan[slot] for slot in sorted(plan)):
-        # a planned slot resolves on a line that holds both its value and its label
-        has_label = out.str.contains(f"{x_mark}L{i}_", literal=True)
-        ok = ok & (has_label == out.str.contains(f'","{label}":"', literal=True))
-    marks = [f"{x_mark}L{i}_" for i in range(len(plan))]
-    members = out.str.replace_many([*marks, e_mark], [""] * len(marks) + ["="], leftmost=True)
-    ok = ok & ((ext == "") | members.str.starts_with('"')) & ~members.str.contains(x_mark, literal=True)
-    text = pl.select(pl.when(ext == "").then(pl.lit("")).otherwise(members.str.slice(1) + pl.lit('"')))
-    return text.to_series(), ok
+    marked = out.str.contains(x_mark, literal=True) | out.str.contains(e_mark, literal=True)
+    ok = pl.repeat(True, len(out), eager=True)
+    if marked.any():
+        where = marked.arg_true()
+        text, fits = _settle_marks(out.gather(where), plan, e_mark, x_mark)
+        out, ok = out.scatter(where, text), ok.scatter(where, fits)
+    ok = ok & ((ext == "") | out.str.starts_with('"'))
+    members = pl.select(pl.when(ext == "").then(pl.lit("")).otherwise(out.str.slice(1) + pl.lit('"')))
+    return members.to_series(), ok
 
 
 def _members(df: pl.DataFrame) -> pl.DataFrame:
