@@ -21,8 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from auditlab.investigations._result import Finding, InvestigationResult
-from auditlab.investigations.failed_logins import (
+from auditlab.investigations._common import (
     as_count,
     as_window,
     name_list,
@@ -30,6 +29,7 @@ from auditlab.investigations.failed_logins import (
     sliding_episodes,
     sort_findings,
 )
+from auditlab.investigations._result import Finding, InvestigationResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import altair as alt

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from auditlab.errors import QueryError
-from auditlab.investigations.failed_logins import as_window, failed_logins
+from auditlab.investigations._common import as_window
+from auditlab.investigations.failed_logins import failed_logins
 
 
 def parse_ts(text: str) -> datetime:
