@@ -674,9 +674,10 @@ def _members(df: pl.DataFrame) -> pl.DataFrame:
     lines that fit it, the general path for the rest."""
     import polars as pl
 
-    cand = df.filter(pl.col("hdr") & ~((pl.col("end") == "") & (pl.col("h6") == "")))
-    ext = cand.select(_ext_expr()).to_series()
-    rows = cand.get_column("row")
+    cand = df.select(pl.col("hdr") & ~((pl.col("end") == "") & (pl.col("h6") == ""))).to_series()
+    every = bool(cand.all())  # filters copy: skip them when they keep every line
+    ext = df.select(_ext_expr()).to_series() if every else df.filter(cand).select(_ext_expr()).to_series()
+    rows = df.get_column("row") if every else df.get_column("row").filter(cand)
     keys: set[str] = set()
     contents: dict[str, set[str]] = {}
     done: list[pl.DataFrame] = []
@@ -690,6 +691,10 @@ def _members(df: pl.DataFrame) -> pl.DataFrame:
             break
         plan, blocked = _vocabulary_plan(keys, contents)
         members, ok = _fast_members(ext, keys, plan, blocked)
+        if ok.all():
+            done.append(pl.DataFrame({"row": rows, "members": members}))
+            rows = rows.clear()
+            break
         done.append(pl.DataFrame({"row": rows.filter(ok), "members": members.filter(ok)}))
         rows, ext = rows.filter(~ok), ext.filter(~ok)
     fast = pl.concat(done) if done else pl.DataFrame(schema={"row": pl.Int64, "members": pl.String})
