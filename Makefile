@@ -44,3 +44,7 @@ samples: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+# Regenerate docs/cli.md from the commands' --help (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python scripts/cli_docs.py
