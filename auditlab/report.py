@@ -20,12 +20,13 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditlab.charts import SEVERITY_COLORS
 from auditlab.investigations import all_findings
+from auditlab.investigations._result import _iso
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -65,7 +66,9 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        if value.tzinfo is not None and value.utcoffset() == timedelta(0):
+            return _iso(value)  # as in the JSON findings: milliseconds, Z
+        return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
