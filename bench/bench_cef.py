@@ -1,6 +1,6 @@
 """CEF reading throughput and memory, against the NDJSON twin of the same events.
 
-Usage: python bench/bench_cef.py [--events 1000000] [--batch-rows 100000] [--skip-load]
+Usage: python bench/bench_cef.py [--events 1000000] [--batch-rows 100000] [--repeat 3] [--skip-load]
 
 1. Makes N synthetic Portal-like events (labelled custom fields, JSON details with escapes,
    a few sub-millisecond timestamps) and writes them with auditlab's own writers as
@@ -10,6 +10,9 @@ Usage: python bench/bench_cef.py [--events 1000000] [--batch-rows 100000] [--ski
    - ``load-cef`` / ``load-ndjson``: the full ``auditlab.load`` of each file.
 3. Prints lines/s, MB/s, peak RSS, the CEF/NDJSON load throughput ratio (target >= 0.5) and the
    number of differing canonical values between the two loads (target 0).
+
+The machine may be shared: each timing is repeated ``--repeat`` times (CEF and NDJSON loads
+alternating) and the median is reported, with the range; peak RSS is the largest seen.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -136,10 +140,36 @@ def run(kind: str, path: Path, batch_rows: int) -> dict[str, object]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _median(runs: list[dict[str, object]], key: str) -> float:
+    return float(statistics.median(float(r[key]) for r in runs))  # type: ignore[arg-type]
+
+
+def _summary(runs: list[dict[str, object]]) -> str:
+    secs = sorted(float(r["seconds"]) for r in runs)  # type: ignore[arg-type]
+    spread = f" (range {secs[0]:.2f}-{secs[-1]:.2f}, {len(secs)} runs)" if len(secs) > 1 else ""
+    rss = max(float(r["peak_rss_mb"]) for r in runs)  # type: ignore[arg-type]
+    return f"{_median(runs, 'seconds'):.2f} s{spread}, peak RSS {rss:.0f} MB"
+
+
+def _repeat(
+    kinds: list[tuple[str, Path]], batch_rows: int, n: int
+) -> dict[str, list[dict[str, object]]] | str:
+    """Run each (kind, file) ``n`` times, alternating; a failure message if any run fails."""
+    out: dict[str, list[dict[str, object]]] = {kind: [] for kind, _ in kinds}
+    for _ in range(n):
+        for kind, path in kinds:
+            r = run(kind, path, batch_rows)
+            if "failed" in r:
+                return f"{kind}: FAILED {r['failed']}"
+            out[kind].append(r)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--batch-rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per timing (median reported)")
     ap.add_argument("--skip-load", action="store_true", help="only time parse_cef")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
@@ -150,29 +180,31 @@ def main() -> None:
     cef, nd = make_files(args.events)
     mb = cef.stat().st_size / 1e6
     print(f"events: {args.events}; CEF {mb:.0f} MB, NDJSON twin {nd.stat().st_size / 1e6:.0f} MB")
-    p = run("parse", cef, args.batch_rows)
-    if "failed" in p:
-        print(f"parse_cef: FAILED {p['failed']}")
+    parsed = _repeat([("parse", cef)], args.batch_rows, args.repeat)
+    if isinstance(parsed, str):
+        print(f"parse_cef: {parsed}")
     else:
-        s = float(p["seconds"])  # type: ignore[arg-type]
+        runs = parsed["parse"]
+        s = _median(runs, "seconds")
         print(
-            f"parse_cef: {s:.2f} s, {args.events / s:,.0f} lines/s, {mb / s:.0f} MB/s, "
-            f"peak RSS {p['peak_rss_mb']:.0f} MB, errors {p['errors']}"
+            f"parse_cef: {_summary(runs)}, {args.events / s:,.0f} lines/s, {mb / s:.0f} MB/s, "
+            f"errors {runs[0]['errors']}"
         )
     if args.skip_load:
         return
-    lc, ln = run("load-cef", cef, args.batch_rows), run("load-ndjson", nd, args.batch_rows)
-    for name, r in (("load CEF", lc), ("load NDJSON", ln)):
-        if "failed" in r:
-            print(f"{name}: FAILED {r['failed']}")
-        else:
-            print(f"{name}: {r['seconds']:.2f} s, {r['rows']} events, peak RSS {r['peak_rss_mb']:.0f} MB")
-    if "failed" not in lc and "failed" not in ln:
-        print(
-            f"CEF/NDJSON load throughput ratio: {float(ln['seconds']) / float(lc['seconds']):.2f} (target >= 0.5)"
-        )  # type: ignore[arg-type]
-        cmp = run("compare", cef, args.batch_rows)
-        print(f"differing canonical values CEF vs NDJSON: {cmp.get('mismatches', cmp)}")
+    loads = _repeat([("load-cef", cef), ("load-ndjson", nd)], args.batch_rows, args.repeat)
+    if isinstance(loads, str):
+        print(f"load: {loads}")
+        return
+    lc, ln = loads["load-cef"], loads["load-ndjson"]
+    print(f"load CEF: {_summary(lc)}, {lc[0]['rows']} events, quarantined {lc[0]['quarantined']}")
+    print(f"load NDJSON: {_summary(ln)}, {ln[0]['rows']} events")
+    ratio = _median(ln, "seconds") / _median(lc, "seconds")
+    print(f"CEF/NDJSON load throughput ratio: {ratio:.2f} (target >= 0.5)")
+    cmp = run("compare", cef, args.batch_rows)
+    diff = cmp.get("mismatches", cmp)
+    total = sum(diff.values()) if isinstance(diff, dict) else diff
+    print(f"differing canonical values CEF vs NDJSON: {total} (target 0; by column: {diff})")
 
 
 if __name__ == "__main__":
