@@ -96,7 +96,7 @@ def test_tables_and_evidence_ids_are_capped() -> None:
     assert table.count("<tr>") == 51  # header + 50
     assert "First 50 of 120 rows." in table
     assert '<td class="num">49</td>' in table and '<td class="num">50</td>' not in table
-    assert "2026-10-14T03:41:24.063000Z" in table
+    assert "2026-10-14T03:41:24.063Z" in table
     assert "e019" in page and "e020" not in page and "(+5 more)" in page
 
 
