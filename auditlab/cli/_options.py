@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,36 +37,57 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
 
-def filter_options(func: F) -> F:
+def filter_options(*, default_since: str = "24h") -> Callable[[F], F]:
     """``--where``, ``--since``, ``--start``, ``--end``, ``--allow-unknown-actions``: a Portal filter.
 
-    The command receives ``where, since, start, end, allow_unknown_actions``; turn them into a
-    :class:`~auditlab.filters.Query` with :func:`query_from_options`.
+    The command receives them as one keyword argument, ``query``: the
+    :class:`~auditlab.filters.Query` they describe (built before anything is loaded, so a bad
+    filter fails fast). Without ``--since``/``--start``/``--end`` the range is ``default_since``
+    (``"24h"`` as in the Portal; ``"all"`` for commands that take the whole selection).
     """
-    options = [
-        click.option(
-            "--where",
-            "where",
-            multiple=True,
-            metavar='"FIELD OP VALUES"',
-            help='A filter, e.g. "outcome is failure" or "action is_any user.login,user.logout". Repeatable; ANDed.',
-        ),
-        click.option(
-            "--since",
-            "since",
-            type=click.Choice(["24h", "7d", "30d", "all"], case_sensitive=False),
-            default=None,
-            help="Time range ending at the newest event [default: 24h].",
-        ),
-        click.option("--start", "start", metavar="ISO", default=None, help="Custom range start (inclusive, UTC)."),
-        click.option("--end", "end", metavar="ISO", default=None, help="Custom range end (exclusive, UTC)."),
-        click.option(
-            "--allow-unknown-actions", is_flag=True, help="Accept actions outside the Portal catalog."
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def command(
+            *args: Any,
+            where: tuple[str, ...],
+            since: str | None,
+            start: str | None,
+            end: str | None,
+            allow_unknown_actions: bool,
+            **kwargs: Any,
+        ) -> Any:
+            if since is None and not (start or end):
+                since = default_since
+            kwargs["query"] = query_from_options(where, since, start, end, allow_unknown_actions)
+            return func(*args, **kwargs)
+
+        options = [
+            click.option(
+                "--where",
+                "where",
+                multiple=True,
+                metavar='"FIELD OP VALUES"',
+                help='A filter, e.g. "outcome is failure" or "action is_any user.login,user.logout". '
+                "Repeatable; ANDed.",
+            ),
+            click.option(
+                "--since",
+                "since",
+                type=click.Choice(["24h", "7d", "30d", "all"], case_sensitive=False),
+                default=None,
+                help=f"Time range ending at the newest event [default: {default_since}].",
+            ),
+            click.option("--start", "start", metavar="ISO", default=None, help="Custom range start (inclusive, UTC)."),
+            click.option("--end", "end", metavar="ISO", default=None, help="Custom range end (exclusive, UTC)."),
+            click.option("--allow-unknown-actions", is_flag=True, help="Accept actions outside the Portal catalog."),
+        ]
+        wrapped: Any = command
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
 
 
 def query_from_options(

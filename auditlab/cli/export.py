@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from auditlab.cli._options import (
-    filter_options,
-    json_option,
-    paths_argument,
-    query_from_options,
-    store_option,
-)
+from auditlab.cli._options import filter_options, json_option, paths_argument, store_option
+
+if TYPE_CHECKING:
+    from auditlab.filters import Query
 
 __all__ = ["export"]
 
@@ -18,7 +17,7 @@ __all__ = ["export"]
 @click.command("export")
 @paths_argument
 @store_option
-@filter_options
+@filter_options(default_since="all")
 @click.option("--name", required=True, help="Export name (the ZIP is <out>/<name>.zip).")
 @click.option("--formats", default="ndjson,cef", show_default=True, help="Comma-separated: ndjson, cef.")
 @click.option("--out", "out_dir", default="exports", show_default=True, type=click.Path(file_okay=False),
@@ -28,11 +27,7 @@ __all__ = ["export"]
 def export(
     paths: tuple[str, ...],
     store: str | None,
-    where: tuple[str, ...],
-    since: str | None,
-    start: str | None,
-    end: str | None,
-    allow_unknown_actions: bool,
+    query: Query,
     name: str,
     formats: str,
     out_dir: str,
@@ -54,9 +49,6 @@ def export(
     from auditlab.io.export import ExportRegistry
     from auditlab.io.export import export as write_export
 
-    if since is None and not (start or end):
-        since = "all"  # an export takes the whole selection unless told otherwise
-    query = query_from_options(where, since, start, end, allow_unknown_actions)  # fail fast, before loading
     ws = open_workspace(store, paths, quiet=as_json)
     wanted = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     path = write_export(ws.query(query), name, formats=wanted, out_dir=out_dir, overwrite=overwrite)

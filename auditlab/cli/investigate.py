@@ -12,13 +12,15 @@ from auditlab.cli._options import (
     filter_options,
     json_option,
     paths_argument,
-    query_from_options,
     store_option,
 )
 from auditlab.cli._workspace import open_workspace
 from auditlab.investigations import INVESTIGATIONS
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:
+    from auditlab.filters import Query
+
+    # pragma: no cover
     from auditlab.investigations import Finding, InvestigationResult
 
 __all__ = ["investigate"]
@@ -27,7 +29,7 @@ __all__ = ["investigate"]
 @click.command("investigate")
 @paths_argument
 @store_option
-@filter_options
+@filter_options(default_since="all")
 @click.option(
     "--only",
     "only",
@@ -46,11 +48,7 @@ __all__ = ["investigate"]
 def investigate(
     paths: tuple[str, ...],
     store: str | None,
-    where: tuple[str, ...],
-    since: str | None,
-    start: str | None,
-    end: str | None,
-    allow_unknown_actions: bool,
+    query: Query,
     only: tuple[str, ...],
     out: str | None,
     as_json: bool,
@@ -65,14 +63,11 @@ def investigate(
 
         auditlab investigate data/samples/portal_audit_export.zip --out out/report.html
     """
-    if since is None and not (start or end):
-        since = "all"  # investigations look at everything by default, not the explorer's 24 h
-    q = query_from_options(where, since, start, end, allow_unknown_actions)  # fail fast, before loading
     ws = open_workspace(store, paths, quiet=as_json)
 
     from auditlab.investigations import all_findings, run_all
 
-    results = run_all(ws, query=q, names=only or None)
+    results = run_all(ws, query=query, names=only or None)
     findings = all_findings(results)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
@@ -81,7 +76,7 @@ def investigate(
     if out:
         from auditlab.report import write_report
 
-        scope_result = ws.query(q)
+        scope_result = ws.query(query)
         start_at, end_at = scope_result.bounds
         facts = {
             "sources": ", ".join(paths) if paths else f"store {store}",
@@ -89,7 +84,7 @@ def investigate(
             "time range": f"{_when(start_at) if start_at else 'open'} .. {_when(end_at) if end_at else 'open'}",
             "generated": _when(datetime.now(UTC)),
         }
-        path = write_report(results, out, title="auditlab investigation report", scope=q.to_text(), facts=facts)
+        path = write_report(results, out, title="auditlab investigation report", scope=query.to_text(), facts=facts)
         click.echo(f"report written to {path}", err=as_json)
 
 

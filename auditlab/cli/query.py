@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditlab.cli._options import filter_options, paths_argument, query_from_options, store_option
+from auditlab.cli._options import filter_options, paths_argument, store_option
 from auditlab.cli._workspace import open_workspace
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:
+    from auditlab.filters import Query
+
+    # pragma: no cover
     from auditlab.store.result import QueryResult
 
 __all__ = ["query"]
@@ -26,7 +29,7 @@ TABLE_DEFAULT_LIMIT = 50
 @click.command("query")
 @paths_argument
 @store_option
-@filter_options
+@filter_options()
 @click.option(
     "--format",
     "fmt",
@@ -40,11 +43,7 @@ TABLE_DEFAULT_LIMIT = 50
 def query(
     paths: tuple[str, ...],
     store: str | None,
-    where: tuple[str, ...],
-    since: str | None,
-    start: str | None,
-    end: str | None,
-    allow_unknown_actions: bool,
+    query: Query,
     fmt: str,
     count_only: bool,
     limit: int | None,
@@ -57,9 +56,8 @@ def query(
 
         auditlab query data/samples/portal_audit_export.zip --since 7d --where "outcome is failure" --count
     """
-    q = query_from_options(where, since, start, end, allow_unknown_actions)  # fail fast, before loading
     ws = open_workspace(store, paths, quiet=True)
-    result = ws.query(q)
+    result = ws.query(query)
     if count_only:
         click.echo(result.count())
         return
