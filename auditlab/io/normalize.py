@@ -1,20 +1,28 @@
-"""Normalise staged records into canonical events, in DuckDB, a batch at a time.
+"""Normalise a batch of records into canonical events, in DuckDB, in one statement.
 
-A *stage* is a DuckDB table of one batch of one source:
-``source_line BIGINT, raw VARCHAR, record VARCHAR (a JSON object text), error VARCHAR``.
-NDJSON lines stage as themselves; CEF lines stage as the JSON object the CEF reader makes.
+A batch is a table or view of one source's lines:
+``source_line BIGINT, raw VARCHAR, record VARCHAR (JSON object text or NULL), pre_error VARCHAR``.
+NDJSON lines are their own records (a view over the Arrow lines: no copy); CEF lines come with
+the JSON object the CEF reader made of them.
 
-:func:`normalize_stage` then (1) discovers every key path in the batch (all rows, no sampling),
-(2) resolves them to canonical columns through the :class:`~auditlab.io.mapping.Mapping`,
-(3) extracts all of them with one ``json_extract_string`` per row (one parse), and
-(4) parses timestamps, normalises outcome and auth context, and fills ``event_id``.
-Rows with an ``error``, no usable timestamp or no action go to quarantine with a reason.
+:func:`normalize_batch`:
+
+1. **Head start.** The first :data:`SAMPLE_ROWS` objects are walked recursively for their key
+   paths and nested objects.
+2. **One statement** over every row: one JSON parse lists its keys (``json_keys`` over the top
+   level and the sampled object paths) and validates it, one more extracts every mapped column
+   (``json_extract_string`` of all pointers, ``details`` included); timestamps are parsed,
+   outcome and auth context normalised, ``event_id`` filled, the reason to quarantine set.
+   Each row keeps ``shape``, a hash of its key lists.
+3. **No sampling.** One representative row per distinct shape has its keys read: every key of
+   every record is seen. Paths the sample did not know are walked (on just the rows of the shapes
+   that hold them) and, if they change the mapping, the statement runs again with it.
+
 Key names and values from the input reach SQL only as bound parameters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditlab.catalog import AUTH_CONTEXT_SPELLINGS, OUTCOME_SPELLINGS
@@ -24,18 +32,13 @@ from auditlab.schema import STRING_FIELDS, duckdb_types
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = [
-    "MAX_DEPTH",
-    "Discovery",
-    "discover_paths",
-    "install_macros",
-    "normalize_stage",
-    "sample_objects",
-    "stage_json_lines",
-]
+__all__ = ["MAX_DEPTH", "SAMPLE_ROWS", "install_macros", "normalize_batch"]
 
 #: How deep nested objects are flattened into key paths.
 MAX_DEPTH = 4
+
+#: How many records the recursive head-start walk looks at.
+SAMPLE_ROWS = 2000
 
 _MACROS = r"""
 CREATE OR REPLACE TEMP MACRO auditlab_ts(s) AS (
@@ -65,8 +68,6 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_MACROS)
 
 
-#: How many records the first, recursive discovery pass looks at.
-SAMPLE_ROWS = 2000
 
 
 def _children(
@@ -107,130 +108,24 @@ def _descend(
     return paths, objects
 
 
-def sample_objects(con: duckdb.DuckDBPyConnection, lines: str, mapping: Mapping) -> tuple[list[KeyPath], set[KeyPath]]:
-    """Paths and object paths of the first :data:`SAMPLE_ROWS` JSON objects among ``lines``.
-
-    Only a head start: :func:`discover_paths` then reads the keys of *every* record.
-    """
+def _sample(con: duckdb.DuckDBPyConnection, records: str, mapping: Mapping) -> tuple[set[KeyPath], set[KeyPath]]:
+    """Paths and object paths of the first :data:`SAMPLE_ROWS` JSON objects of ``records``."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _auditlab_sample AS
-            SELECT text AS record FROM {lines}
-            WHERE text IS NOT NULL AND try(json_type(text)) = 'OBJECT' LIMIT {SAMPLE_ROWS}"""  # noqa: S608
+            SELECT record FROM {records}
+            WHERE pre_error IS NULL AND try(json_type(record)) = 'OBJECT' LIMIT {SAMPLE_ROWS}"""  # noqa: S608
     )
-    paths, objects = _descend(con, "_auditlab_sample", mapping, [()])
-    con.execute("DROP TABLE _auditlab_sample")
+    try:
+        paths, objects = _descend(con, "_auditlab_sample", mapping, [()])
+    finally:
+        con.execute("DROP TABLE IF EXISTS _auditlab_sample")
     objects.discard(())
-    return paths, objects
+    return set(paths), objects
 
 
-def stage_json_lines(con: duckdb.DuckDBPyConnection, lines: str, stage: str, mapping: Mapping) -> Discovery:
-    """Stage NDJSON lines (table ``lines``: source_line, text, invalid) as records.
-
-    One JSON parse per line both validates it and lists its keys (top level, and under each
-    object path the sample found), kept in the stage's ``keys`` column for discovery.
-    Blank lines (empty after removing CR/LF) are dropped here: they are not events.
-    Makes the table ``{stage}_rows`` and the view ``{stage}`` (source_line, raw, record, error, keys).
-    """
-    sample_paths, sample_objs = sample_objects(con, lines, mapping)
-    parents: list[KeyPath] = [(), *sorted(sample_objs)]
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {stage}_rows AS
-        SELECT source_line,
-               coalesce(text, invalid) AS raw,
-               error,
-               CASE WHEN error IS NULL THEN keys END AS keys
-        FROM (
-          SELECT source_line, text, invalid, keys,
-                 CASE
-                   WHEN text IS NULL THEN 'invalid UTF-8'
-                   WHEN keys IS NULL THEN 'not valid JSON'
-                   WHEN left(ltrim(text), 1) <> '{{' THEN 'not a JSON object (' || lower(json_type(text)) || ')'
-                 END AS error
-          FROM (SELECT *, try(json_keys(text, $p)) AS keys FROM {lines} WHERE text IS NULL OR text <> '')
-        )
-        """,  # noqa: S608 - table names are ours, never from input
-        {"p": [json_pointer(p) for p in parents]},
-    )
-    # the record is the raw line itself, where it is a JSON object: no second copy of the text
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {stage} AS "  # noqa: S608
-        f"SELECT source_line, raw, CASE WHEN error IS NULL THEN raw END AS record, error, keys FROM {stage}_rows"
-    )
-    return Discovery(parents, set(sample_paths), sample_objs)
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """What a stage's ``keys`` column lists: the keys under each of ``parents`` (``()`` is the top)."""
-
-    parents: list[KeyPath]
-    known_paths: set[KeyPath]
-    known_objects: set[KeyPath]
-
-    @classmethod
-    def flat(cls) -> Discovery:
-        """For flat records (CEF): ``keys`` lists the top-level keys only."""
-        return cls([()], set(), set())
-
-
-def discover_paths(
-    con: duckdb.DuckDBPyConnection, stage: str, mapping: Mapping, discovery: Discovery
-) -> tuple[list[KeyPath], set[KeyPath]]:
-    """Every key path in the stage's valid records, and those that hold objects. No sampling:
-    the keys of every record are read; paths the head-start sample did not know are checked
-    for nested objects on just the rows that hold them.
-
-    Objects are descended into (up to :data:`MAX_DEPTH`) unless the key maps to ``details``,
-    which keeps its object whole.
-    """
-    rows = con.execute(
-        f"""SELECT DISTINCT i, k FROM (
-              SELECT unnest(range(1, len(keys) + 1)) AS i, unnest(keys) AS ks FROM {stage} WHERE keys IS NOT NULL
-            ), unnest(ks) AS u(k)"""  # noqa: S608
-    ).fetchall()
-    found = [(*discovery.parents[i - 1], k) for i, k in sorted(rows) if k is not None]
-    objects = {discovery.parents[i - 1] for i, _ in rows} - {()}
-    objects |= discovery.known_objects & set(found)
-    paths = list(found)
-    new = [p for p in found if p not in discovery.known_paths]
-    if new:
-        # only rows that hold one of the new keys can hold objects under them
-        more, more_objs = _descend(
-            con, stage, mapping, new, where="list_has_any(flatten(keys), $names)", params={"names": sorted({p[-1] for p in new})}
-        )
-        paths.extend(more)
-        objects |= more_objs
-    return paths, objects
-
-
-def _pick(v: str, indexes: list[int]) -> str:
-    if not indexes:
-        return "NULL"
-    items = [f"{v}[{i}]" for i in indexes]
-    return items[0] if len(items) == 1 else f"coalesce({', '.join(items)})"
-
-
-def normalize_stage(
-    con: duckdb.DuckDBPyConnection,
-    stage: str,
-    *,
-    source: str,
-    ordinal: int,
-    mapping: Mapping,
-    discovery: Discovery,
-    target: str,
-) -> None:
-    """Make table ``target``: every row of ``stage``, canonical, with the reason it cannot load.
-
-    ``target`` has the canonical columns (without NOT NULL constraints) plus ``ordinal`` (the
-    source's rank in the load, for first-seen-wins dedupe) and ``reason``: NULL for an event,
-    else why the line is quarantined. One statement, one JSON parse per row, one copy of the raw
-    text: every column, ``details`` included, comes out of one ``json_extract_string``.
-    (A new table per batch: appending batches to one table was several times slower in DuckDB 2.)
-    """
-    paths, objects = discover_paths(con, stage, mapping, discovery)
-    resolved = mapping.resolve(paths)
+def _plan(mapping: Mapping, paths: set[KeyPath], objects: set[KeyPath]) -> tuple[list[str], dict[str, str]]:
+    """The JSON pointers to extract, and the SQL that picks each column from the list ``v``."""
+    resolved = mapping.resolve(sorted(paths))
     pointers: list[str] = []
     index: dict[str, list[int]] = {}
     for column in ("timestamp", *STRING_FIELDS, "details"):
@@ -239,17 +134,22 @@ def normalize_stage(
                 continue  # an object cannot fill a scalar column; it stays in raw
             pointers.append(json_pointer(path))
             index.setdefault(column, []).append(len(pointers))
-    v_expr = "json_extract_string(record, $p)" if pointers else "NULL::VARCHAR[]"
     picks = {c: _pick("v", index.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
-    params: dict[str, object] = {
-        "source": source,
-        "ok": list(OUTCOME_SPELLINGS),
-        "ov": list(OUTCOME_SPELLINGS.values()),
-        "ak": list(AUTH_CONTEXT_SPELLINGS),
-        "av": list(AUTH_CONTEXT_SPELLINGS.values()),
-    }
-    if pointers:
-        params["p"] = pointers
+    return pointers, picks
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    target: str,
+    *,
+    parents: list[KeyPath],
+    pointers: list[str],
+    picks: dict[str, str],
+    source: str,
+    ordinal: int,
+) -> None:
+    """The one statement: ``target`` gets every row, canonical, with its reason and shape."""
     derived = {
         "event_id": f"coalesce({picks['event_id']}, 'md5:' || md5(raw))",
         "timestamp": "ts",
@@ -269,11 +169,32 @@ def normalize_stage(
     select = ",\n".join(
         f"CAST({derived.get(c, picks.get(c, 'NULL'))} AS {kind}) AS {c}" for c, kind in duckdb_types().items()
     )
+    extract = "json_extract_string(record, $p)" if pointers else "NULL::VARCHAR[]"
+    params: dict[str, object] = {
+        "source": source,
+        "k": [json_pointer(p) for p in parents],
+        "ok": list(OUTCOME_SPELLINGS),
+        "ov": list(OUTCOME_SPELLINGS.values()),
+        "ak": list(AUTH_CONTEXT_SPELLINGS),
+        "av": list(AUTH_CONTEXT_SPELLINGS.values()),
+    }
+    if pointers:
+        params["p"] = pointers
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        WITH x AS (
-          SELECT source_line, raw, error, {v_expr} AS v FROM {stage}
+        WITH r AS (
+          SELECT source_line, raw, record, pre_error, try(json_keys(record, $k)) AS keys FROM {records}
+        ), x AS (
+          SELECT source_line, raw, keys,
+                 CASE
+                   WHEN pre_error IS NOT NULL THEN pre_error
+                   WHEN keys IS NULL THEN 'not valid JSON'
+                   WHEN left(ltrim(record), 1) <> '{{' THEN 'not a JSON object (' || lower(json_type(record)) || ')'
+                 END AS error,
+                 CASE WHEN pre_error IS NULL AND keys IS NOT NULL AND left(ltrim(record), 1) = '{{'
+                      THEN {extract} END AS v
+          FROM r
         ), y AS (
           SELECT *, {picks['timestamp']} AS ts_text, auditlab_ts({picks['timestamp']}) AS ts FROM x
         )
@@ -284,8 +205,74 @@ def normalize_stage(
             WHEN ts_text IS NULL THEN 'no timestamp'
             WHEN ts IS NULL THEN 'unusable timestamp: ' || left(ts_text, 80)
             WHEN {picks['action']} IS NULL OR trim({picks['action']}) = '' THEN 'no action'
-          END AS reason
+          END AS reason,
+          CASE WHEN error IS NULL THEN hash(keys) END AS shape
         FROM y
         """,  # noqa: S608 - identifiers and indexes are ours; input reaches SQL only as parameters
         params,
     )
+
+
+def normalize_batch(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    *,
+    source: str,
+    ordinal: int,
+    mapping: Mapping,
+    target: str,
+) -> None:
+    """Make table ``target``: every row of ``records``, canonical, with the reason it cannot load.
+
+    ``target`` has the canonical columns (without NOT NULL constraints) plus ``ordinal`` (the
+    source's rank in the load, for first-seen-wins dedupe), ``reason`` (NULL for an event, else
+    why the line is quarantined) and ``shape`` (a hash of the record's key lists).
+    """
+    known_paths, known_objects = _sample(con, records, mapping)
+    parents: list[KeyPath] = [(), *sorted(known_objects)]
+    pointers, picks = _plan(mapping, known_paths, known_objects)
+    run = {"parents": parents, "source": source, "ordinal": ordinal}
+    _run(con, records, target, pointers=pointers, picks=picks, **run)  # type: ignore[arg-type]
+
+    # every key of every record: the keys of one representative row per distinct shape
+    reps = con.execute(
+        f"""SELECT t.shape, json_keys(r.record, $k) FROM {records} r JOIN (
+              SELECT shape, any_value(source_line) AS source_line FROM {target}
+              WHERE shape IS NOT NULL GROUP BY shape
+            ) t USING (source_line)""",  # noqa: S608 - names are ours
+        {"k": [json_pointer(p) for p in parents]},
+    ).fetchall()
+    found: set[KeyPath] = set()
+    objects = set(known_objects)
+    fresh_shapes: list[int] = []
+    for shape, lists in reps:
+        paths = {(*parent, key) for parent, keys in zip(parents, lists, strict=True) for key in keys or ()}
+        objects |= {parent for parent, keys in zip(parents, lists, strict=True) if keys} - {()}
+        if paths - known_paths:
+            fresh_shapes.append(shape)
+        found |= paths
+    new = sorted(found - known_paths)
+    if not new:
+        return
+    # walk down from the paths the sample did not know, on the rows of the shapes that hold them
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _auditlab_sample AS SELECT r.record FROM {records} r
+            JOIN (SELECT source_line FROM {target} WHERE list_contains($s, shape)) t USING (source_line)""",  # noqa: S608
+        {"s": fresh_shapes},
+    )
+    try:
+        more, more_objects = _descend(con, "_auditlab_sample", mapping, new)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _auditlab_sample")
+    plan = _plan(mapping, found | set(more), objects | more_objects)
+    if plan != (pointers, picks):
+        _run(con, records, target, pointers=plan[0], picks=plan[1], **run)  # type: ignore[arg-type]
+
+
+def _pick(v: str, indexes: list[int]) -> str:
+    if not indexes:
+        return "NULL"
+    items = [f"{v}[{i}]" for i in indexes]
+    return items[0] if len(items) == 1 else f"coalesce({', '.join(items)})"
+
+

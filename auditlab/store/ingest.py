@@ -25,7 +25,7 @@ from auditlab.io.archive import ByteBudget, iter_chunks, iter_members
 from auditlab.io.detect import sniff_format
 from auditlab.io.lines import split_lines
 from auditlab.io.mapping import Mapping
-from auditlab.io.normalize import Discovery, install_macros, normalize_stage, stage_json_lines
+from auditlab.io.normalize import install_macros, normalize_batch
 from auditlab.schema import COLUMNS, duckdb_columns
 from auditlab.store.report import LoadReport, QuarantinedLine, SourceReport
 
@@ -50,41 +50,57 @@ class _Tally:
     lines: int = 0
 
 
-def _stage_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table, stage: str) -> None:
+_RECORDS = "_auditlab_records"  # the batch normalize_batch reads
+_LINES = "_auditlab_lines"  # the registered Arrow lines of the batch
+_NOT_BLANK = "text IS NULL OR text <> ''"  # blank lines (empty, or only CR) are not events
+
+
+def _records_ndjson(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
+    """NDJSON lines are their own records: a view over the Arrow lines, nothing copied."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {_RECORDS} AS
+            SELECT source_line, coalesce(text, invalid) AS raw, text AS record,
+                   CASE WHEN text IS NULL THEN 'invalid UTF-8' END AS pre_error
+            FROM {_LINES} WHERE {_NOT_BLANK}"""  # noqa: S608 - names are ours
+    )
+
+
+def _records_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
+    """CEF lines with the JSON object the CEF reader makes of each."""
     from auditlab.io.cef import parse_cef
 
     text = lines.column("text")
     kept = lines.filter(pc.or_kleene(pc.is_null(text), pc.not_equal(text, "")))
-    valid = kept.filter(kept.column("text").is_valid())
-    parsed = parse_cef(valid.select(["source_line", "text"]))
+    parsed = parse_cef(kept.filter(kept.column("text").is_valid()).select(["source_line", "text"]))
     con.register("_auditlab_cef", parsed)
     con.register("_auditlab_kept", kept)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {stage}_rows AS
-        SELECT k.source_line, coalesce(k.text, k.invalid) AS raw, p.record,
-               CASE WHEN k.text IS NULL THEN 'invalid UTF-8'
-                    ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END) END AS error,
-               json_keys(p.record, ['']) AS keys
-        FROM _auditlab_kept k LEFT JOIN _auditlab_cef p USING (source_line)
-        ORDER BY k.source_line
-        """  # noqa: S608
-    )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {stage} AS SELECT * FROM {stage}_rows")  # noqa: S608
-    con.unregister("_auditlab_cef")
-    con.unregister("_auditlab_kept")
+    try:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _auditlab_cef_rows AS
+               SELECT k.source_line, coalesce(k.text, k.invalid) AS raw, p.record,
+                      CASE WHEN k.text IS NULL THEN 'invalid UTF-8'
+                           ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END)
+                      END AS pre_error
+               FROM _auditlab_kept k LEFT JOIN _auditlab_cef p USING (source_line)
+               ORDER BY k.source_line"""
+        )
+    finally:
+        con.unregister("_auditlab_cef")
+        con.unregister("_auditlab_kept")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {_RECORDS} AS SELECT * FROM _auditlab_cef_rows")  # noqa: S608
 
 
-def _stage_unknown(con: duckdb.DuckDBPyConnection, lines: str, stage: str) -> None:
+def _records_unknown(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {stage}_rows AS
-        SELECT source_line, coalesce(text, invalid) AS raw, NULL::VARCHAR AS record,
-               'not an audit log line (neither NDJSON nor CEF)' AS error, NULL::VARCHAR[][] AS keys
-        FROM {lines} WHERE text IS NULL OR text <> ''
-        """  # noqa: S608
+        f"""CREATE OR REPLACE TEMP VIEW {_RECORDS} AS
+            SELECT source_line, coalesce(text, invalid) AS raw, NULL::VARCHAR AS record,
+                   'not an audit log line (neither NDJSON nor CEF)' AS pre_error
+            FROM {_LINES} WHERE {_NOT_BLANK}"""  # noqa: S608 - names are ours
     )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {stage} AS SELECT * FROM {stage}_rows")  # noqa: S608
+
+
+#: format -> how its lines become a batch of records (an extension point: one entry per reader).
+_RECORDS_BY_FORMAT = {"ndjson": _records_ndjson, "cef": _records_cef}
 
 
 def ingest(
@@ -139,38 +155,27 @@ def ingest(
                     tally = _Tally(ordinal, member.source, fmt)
                     tallies.append(tally)
                 lines = split_lines(chunk, first_line=first_line)
-                con.register("_auditlab_lines", lines)
-                if tally.format == "ndjson":
-                    discovery = stage_json_lines(con, "_auditlab_lines", "_auditlab_stage", mapping)
-                elif tally.format == "cef":
-                    _stage_cef(con, lines, "_auditlab_stage")
-                    discovery = Discovery.flat()
-                else:
-                    _stage_unknown(con, "_auditlab_lines", "_auditlab_stage")
-                    discovery = Discovery.flat()
-                con.unregister("_auditlab_lines")
-                (count,) = con.execute("SELECT count(*) FROM _auditlab_stage_rows").fetchall()[0]
+                con.register(_LINES, lines)
+                try:
+                    _RECORDS_BY_FORMAT.get(tally.format, _records_unknown)(con, lines)
+                    parts.append(f"{_PART}{len(parts)}")
+                    normalize_batch(
+                        con, _RECORDS, source=member.source, ordinal=ordinal, mapping=mapping, target=parts[-1]
+                    )
+                finally:
+                    con.unregister(_LINES)
+                (count,) = con.execute(f"SELECT count(*) FROM {parts[-1]}").fetchall()[0]  # noqa: S608
                 tally.lines += int(count)
-                parts.append(f"{_PART}{len(parts)}")
-                normalize_stage(
-                    con,
-                    "_auditlab_stage",
-                    source=member.source,
-                    ordinal=ordinal,
-                    mapping=mapping,
-                    discovery=discovery,
-                    target=parts[-1],
-                )
             if tally is None and not skip:
                 tallies.append(_Tally(ordinal, member.source, "empty"))
     finally:
         if bar is not None:
             bar.close()
-        con.execute("DROP VIEW IF EXISTS _auditlab_stage")
-        con.execute("DROP TABLE IF EXISTS _auditlab_stage_rows")
+        con.execute(f"DROP VIEW IF EXISTS {_RECORDS}")
+        con.execute("DROP TABLE IF EXISTS _auditlab_cef_rows")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ingest_empty ({duckdb_columns(constraints=False)}, "
-        "ordinal INTEGER, reason VARCHAR)"
+        "ordinal INTEGER, reason VARCHAR, shape UBIGINT)"
     )
     union = " UNION ALL ".join(f"SELECT * FROM {p}" for p in [*parts, "_ingest_empty"])  # noqa: S608 - our names
     con.execute(f"CREATE OR REPLACE TEMP VIEW _ingest_events AS {union}")
