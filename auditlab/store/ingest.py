@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from auditlab._types import PathLike
 
-__all__ = ["NEW_EVENTS", "NEW_QUARANTINE", "drop_new", "ingest"]
+__all__ = ["NEW_EVENTS", "NEW_QUARANTINE", "adopt_new", "drop_new", "ingest"]
 
 NEW_EVENTS = "_ingest_new"
 _PART = "_ingest_part"
@@ -251,6 +251,24 @@ def _settle(
         if s.lines != s.loaded + s.duplicates + s.quarantined:  # an invariant, not a user error
             raise InputError(f"line accounting failed ({s})", source=s.source)
     return report
+
+
+def adopt_new(con: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
+    """Keep the load's batch tables as they are, without copying them: delete their rejected
+    and duplicate rows and rename them ``<prefix><n>``. Returns the new names (call it inside the
+    caller's transaction, after the quarantine has been copied out)."""
+    names = []
+    for (part,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?) ORDER BY table_name",
+        [_PART],
+    ).fetchall():
+        con.execute(
+            f"""DELETE FROM "{part}" t WHERE t.reason IS NOT NULL OR EXISTS (
+                  SELECT 1 FROM _ingest_dups d WHERE d.ordinal = t.ordinal AND d.source_line = t.source_line)"""  # noqa: S608
+        )
+        names.append(f"{prefix}{part.removeprefix(_PART)}")
+        con.execute(f'ALTER TABLE "{part}" RENAME TO "{names[-1]}"')
+    return names
 
 
 def drop_new(con: duckdb.DuckDBPyConnection) -> None:

@@ -16,17 +16,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from auditlab.config import Settings
 from auditlab.errors import InputError
 from auditlab.io.mapping import Mapping
-from auditlab.schema import QUARANTINE_SCHEMA, SORT_SQL, duckdb_columns
-from auditlab.store.ingest import NEW_EVENTS, NEW_QUARANTINE, drop_new, ingest
+from auditlab.schema import COLUMNS, QUARANTINE_SCHEMA, SORT_SQL, duckdb_columns, duckdb_types
+from auditlab.store.ingest import NEW_QUARANTINE, adopt_new, drop_new, ingest
 from auditlab.store.report import LoadReport
 
 if TYPE_CHECKING:
     import polars as pl
-    import pyarrow as pa
 
     from auditlab._types import PathLike
     from auditlab.filters.model import Query
@@ -61,8 +61,16 @@ class Workspace:
         self._create_tables()
 
     def _create_tables(self) -> None:
-        self.con.execute(f"CREATE TABLE events ({duckdb_columns()})")
+        # events is a view over the loads' batch tables, kept as normalised (no copy at commit)
+        self._tables: list[str] = ["_events_empty"]
+        self.con.execute(f"CREATE TEMP TABLE _events_empty ({duckdb_columns()})")
+        self._define_events()
         self.con.execute(f"CREATE TABLE quarantine ({duckdb_columns(QUARANTINE_SCHEMA)})")
+
+    def _define_events(self) -> None:
+        cols = ", ".join(COLUMNS)
+        union = " UNION ALL ".join(f'SELECT {cols} FROM "{t}"' for t in self._tables)  # noqa: S608 - our names
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {union}")
 
     # -- loading ---------------------------------------------------------------------------
     def add(self, *paths: PathLike, strict: bool = False, progress: bool = False) -> LoadReport:
@@ -81,18 +89,56 @@ class Workspace:
             if strict and report.quarantined:
                 first = report.quarantine[0]
                 raise InputError(first.reason, source=first.source, line=first.line)
+            before = list(self._tables)
             self.con.execute("BEGIN TRANSACTION")
             try:
-                self.con.execute(f"INSERT INTO events SELECT * FROM {NEW_EVENTS}")  # noqa: S608
                 self.con.execute(f"INSERT INTO quarantine SELECT * FROM {NEW_QUARANTINE}")  # noqa: S608
+                self._tables = [*before, *adopt_new(self.con, f"_events_{len(before)}_")]
+                self._define_events()
                 self.con.execute("COMMIT")
             except BaseException:
-                self.con.execute("ROLLBACK")
+                self.con.execute("ROLLBACK")  # the batch tables get their old names back; dropped below
+                self._tables = before
                 raise
         finally:
             self._drop_new()
         self.last_report = report
         return report
+
+    @classmethod
+    def from_events(
+        cls, events: pa.Table | pl.DataFrame, *, mapping: Mapping | None = None, settings: Settings | None = None
+    ) -> Workspace:
+        """A workspace holding canonical events given as a table (Arrow or Polars).
+
+        Missing optional columns are null; ``event_id``, ``timestamp``, ``action``, ``source``
+        and ``source_line`` are required. Useful for tests and for events made elsewhere.
+
+        Examples:
+            >>> import polars as pl
+            >>> from datetime import datetime, UTC
+            >>> ws = Workspace.from_events(pl.DataFrame({"event_id": ["a"], "timestamp": [datetime(2026, 1, 1, tzinfo=UTC)],
+            ...     "action": ["user.login"], "source": ["made"], "source_line": [1]}))
+            >>> ws.count(), ws.to_polars()["user_email"].to_list()
+            (1, [None])
+        """
+        ws = cls(mapping=mapping, settings=settings)
+        table = events if isinstance(events, pa.Table) else events.to_arrow()
+        missing = {"event_id", "timestamp", "action", "source", "source_line"} - set(table.column_names)
+        if missing:
+            raise InputError(f"events lack required columns: {', '.join(sorted(missing))}")
+        ws.con.register("_auditlab_given", table)
+        try:
+            kinds = duckdb_types()
+            cols = ", ".join(
+                f"CAST({c if c in table.column_names else 'NULL'} AS {kinds[c]}) AS {c}" for c in COLUMNS
+            )
+            ws.con.execute(f"CREATE TEMP TABLE _events_given AS SELECT {cols} FROM _auditlab_given")  # noqa: S608
+        finally:
+            ws.con.unregister("_auditlab_given")
+        ws._tables.append("_events_given")
+        ws._define_events()
+        return ws
 
     def _ingest(self, paths: tuple[PathLike, ...], *, progress: bool) -> LoadReport:
         if not paths:

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 import auditlab
 from auditlab.samples import generate_samples
-from auditlab.schema import COLUMNS
+from auditlab.schema import COLUMNS, EVENTS_SCHEMA
 from auditlab.store.workspace import Workspace
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -48,8 +49,8 @@ def make_events(rows: Iterable[Mapping[str, Any]]) -> Workspace:
     ``timestamp``; ``event_id`` defaults to ``e<n>``, ``outcome`` to ``success``, ``auth_context``
     to ``portal``; ``details`` may be a dict.
     """
-    ws = Workspace()
     cols = [c for c in COLUMNS if c != "raw"]
+    made = []
     for n, given in enumerate(rows):
         row = dict(given)
         if "minutes" in row:
@@ -63,10 +64,9 @@ def make_events(rows: Iterable[Mapping[str, Any]]) -> Workspace:
             row["details"] = json.dumps(row["details"])
         unknown = set(row) - set(cols)
         assert not unknown, unknown
-        names = [c for c in cols if c in row]
-        marks = ", ".join("?" for _ in names)
-        ws.con.execute(f"INSERT INTO events ({', '.join(names)}) VALUES ({marks})", [row[c] for c in names])
-    return ws
+        made.append(row)
+    schema = pa.schema([EVENTS_SCHEMA.field(c) for c in cols])
+    return Workspace.from_events(pa.Table.from_pylist(made, schema=schema))
 
 
 @pytest.fixture
