@@ -148,6 +148,10 @@ _VALUE_ESCAPES = {
 }
 # CEF header field -> JSON string content, in one pass.
 _HEADER_MAP = _json_table({"\\\\": "\\\\", "\\|": "|", "\\": "\\\\"})
+# CEF header field -> its value (one pass); any other backslash stays.
+_HEADER_DECODE = (["\\\\", "\\|"], ["\\", "|"])
+# a value -> JSON string content
+_JSON_MAP = _json_table({"\\": "\\\\"})
 
 
 def _free_code_points(text: pl.Series, n: int) -> list[str]:
@@ -170,7 +174,8 @@ def _jstr(expr: pl.Expr, table: tuple[list[str], list[str]]) -> pl.Expr:
 
 def _header_frame(batch: pl.DataFrame, *, split: bool = True) -> pl.DataFrame:
     """One batch (``text``) -> ``row``, ``text`` (trimmed), ``_null``, ``hdr`` (a header was found),
-    its ``prefix``, ``ver``, ``h1``..``h6``, ``end`` (``|`` or ``""``) and ``rest`` (the text after it).
+    its ``prefix``, ``ver``, ``h1``..``h6`` (decoded), ``end`` (``|`` or ``""``) and ``rest`` (the
+    text after the header).
 
     A line whose first seven ``|`` hold no backslash before them is cut by a literal split
     (its header is then exactly what the header regex finds); the other lines take the regex
@@ -178,9 +183,12 @@ def _header_frame(batch: pl.DataFrame, *, split: bool = True) -> pl.DataFrame:
     """
     import polars as pl
 
-    df = batch.select(
+    text = batch.get_column("text")
+    if any(text.str.ends_with(c).any() for c in " \t\r\n"):  # the strip copies every line
+        text = text.str.strip_chars_end(" \t\r\n")
+    df = pl.DataFrame({"text": text}).select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
-        pl.col("text").str.strip_chars_end(" \t\r\n").alias("text"),
+        "text",
         pl.col("text").is_null().alias("_null"),
     )
     parts = df.select("row", "text", "_null", pl.col("text").str.splitn("|", 8).alias("f")).unnest("f")
@@ -216,7 +224,7 @@ def _header_frame(batch: pl.DataFrame, *, split: bool = True) -> pl.DataFrame:
             pl.col("head").is_not_null().alias("hdr"),
             "prefix",
             "ver",
-            *[f"h{i}" for i in range(1, 7)],
+            *[pl.col(f"h{i}").str.replace_many(*_HEADER_DECODE, leftmost=True) for i in range(1, 7)],
             "end",
             pl.col("text").str.slice(pl.col("head").str.len_chars()).alias("rest"),
         )
@@ -299,8 +307,9 @@ def _extension(df: pl.DataFrame, *, rename_reserved: bool) -> pl.DataFrame:
     return df.with_columns(pl.when(pl.col("error").is_null()).then(members).alias("members"))
 
 
-def _head_columns(df: pl.DataFrame) -> pl.DataFrame:
-    """``row``, ``error``, header fields (JSON literals), ``prefix``, syslog fields, ``members``."""
+def _head_columns(df: pl.DataFrame, *, encode: bool = True) -> pl.DataFrame:
+    """``row``, ``error``, header fields (JSON literals, or values when not ``encode``),
+    ``prefix``, syslog fields, ``members``."""
     import polars as pl
 
     syslog = [pl.col("prefix").str.extract_groups(rx).alias(f"_p{i}") for i, rx in enumerate(_PREFIX_RES)]
@@ -318,7 +327,10 @@ def _head_columns(df: pl.DataFrame) -> pl.DataFrame:
         "row",
         "error",
         pl.col("ver").alias("cef_version"),
-        *[_jstr(pl.col(f"h{i}"), _HEADER_MAP).alias(k) for i, k in enumerate(HEADER_KEYS[1:], 1)],
+        *[
+            (_jstr(pl.col(f"h{i}"), _JSON_MAP) if encode else pl.col(f"h{i}")).alias(k)
+            for i, k in enumerate(HEADER_KEYS[1:], 1)
+        ],
         "prefix",
         pl.when(ts != "-").then(ts).alias("syslog_timestamp"),
         host.alias("syslog_host"),
@@ -714,16 +726,16 @@ def _records(batch: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     df = _header_frame(batch)
-    rows = _head_columns(df.with_columns(_members(df)))
-    head = [pl.lit('{"cef_version":"') + pl.col("cef_version") + pl.lit('"')]
-    head += [pl.lit(f',"{k}":') + pl.col(k) for k in HEADER_KEYS[1:]]
+    rows = _head_columns(df.with_columns(_members(df)), encode=False)
+    # the header as a JSON object, its closing brace dropped
+    head = pl.struct(HEADER_KEYS).struct.json_encode().str.head(-1)
     opt = [
         pl.when(pl.col(k).is_not_null())
         .then(pl.lit(f',"{k}":') + _jstr(pl.col(k), _HEADER_MAP))
         .otherwise(pl.lit(""))
         for k in ("syslog_timestamp", "syslog_host")
     ]
-    record = pl.concat_str([*head, *opt, pl.col("members"), pl.lit("}")])
+    record = pl.concat_str([head, *opt, pl.col("members"), pl.lit("}")])
     return rows.select(pl.when(pl.col("error").is_null()).then(record).alias("record"), "error")
 
 

@@ -34,9 +34,26 @@ def fast(lines: Sequence[str | None]) -> pl.DataFrame:
     return cef_read._head_columns(df.with_columns(cef_read._members(df)))
 
 
+def reference_records(lines: Sequence[str | None]) -> pl.DataFrame:
+    """Records assembled from the general path's JSON literals, field by field."""
+    rows = general(lines)
+    head = [pl.lit('{"cef_version":"') + pl.col("cef_version") + pl.lit('"')]
+    head += [pl.lit(f',"{k}":') + pl.col(k) for k in cef_read.HEADER_KEYS[1:]]
+    opt = [
+        pl.when(pl.col(k).is_not_null())
+        .then(pl.lit(f',"{k}":') + cef_read._jstr(pl.col(k), cef_read._HEADER_MAP))
+        .otherwise(pl.lit(""))
+        for k in ("syslog_timestamp", "syslog_host")
+    ]
+    record = pl.concat_str([*head, *opt, pl.col("members"), pl.lit("}")])
+    return rows.select(pl.when(pl.col("error").is_null()).then(record).alias("record"), "error")
+
+
 def same(lines: Sequence[str | None]) -> None:
     a, b = general(lines), fast(lines)
     assert a.to_dicts() == b.to_dicts()
+    records = cef_read._records(pl.DataFrame({"text": list(lines)}, schema={"text": pl.String}))
+    assert records.to_dicts() == reference_records(lines).to_dicts()
 
 
 @pytest.fixture
@@ -103,6 +120,8 @@ def test_lines_off_the_vocabulary_match_the_general_path(odd: str, tiny_sample: 
 
 def test_header_split_matches_the_regex() -> None:
     lines = [
+        'CEF:0|"q"|a\tb|\x01\x1f\x7f|é😀\u2028|N=1 x=2|3|a=1',  # JSON escapes in header fields
+        'CEF:0|"q\\|"|a\tb\\\\|\\x|é|N=1|3|a=1',  # the same with header escapes
         f"{H}a=1",
         r"CEF:0|V\|x|P\\|2|sig|N=1|Low|a=1",  # escapes: regex
         "<134>1 2026-01-02T03:04:05.123Z host-a app 1 - - CEF:1|V|P|2|sig|N|Low|a=1",
@@ -154,7 +173,14 @@ def cef_lines(draw: st.DrawFn) -> str:
             pairs.append(f"{key}={draw(st.sampled_from(VALUES))}")
     seps = st.sampled_from([" ", " ", " ", "\t", "  "])
     ext = "".join(f"{draw(seps) if i else ''}{p}" for i, p in enumerate(pairs))
-    return draw(st.sampled_from([H, H, "CEF:0|a\\|b|c|d|e|f|g|", "<13>Oct  1 22:14:15 host su: " + H])) + ext
+    heads = [
+        H,
+        H,
+        "CEF:0|a\\|b|c|d|e|f|g|",
+        "<13>Oct  1 22:14:15 host su: " + H,
+        'CEF:1|"v"|p\tq|=|\x01|é😀|Low|',
+    ]
+    return draw(st.sampled_from(heads)) + ext
 
 
 @st.composite
@@ -187,3 +213,10 @@ def test_fallback_rounds_learn_new_layouts(tiny_sample: None) -> None:
     b = [f"{H}ts={i} flexString1Label=authContext flexString1=api cs1=w" for i in range(40)]
     same(a + b)
     same([x for pair in zip(a, b, strict=True) for x in pair])
+
+
+@pytest.mark.parametrize("end", [" ", "\t", "\r", "\n", " \t\r\n"])
+def test_trailing_whitespace_is_trimmed(end: str) -> None:
+    out = cef_read._records(pl.DataFrame({"text": [f"{H}a=1 b=2{end}", f"{H}a=1 b=2"]}))
+    assert out.get_column("record")[0].endswith(',"a":"1","b":"2"}')
+    assert out.get_column("record")[0] == out.get_column("record")[1]
