@@ -530,6 +530,20 @@ _SAMPLE_ROWS = 256
 _MAX_ROUNDS = 3
 
 
+def _spread(n: int) -> list[int]:
+    """Up to :data:`_SAMPLE_ROWS` positions in ``range(n)``, the first one 0, spread by the golden
+    ratio: a fixed stride would see only every other line of a file that alternates layouts.
+
+    Examples:
+        >>> len(_spread(100)), len(_spread(10**6)), sorted({p % 2 for p in _spread(60_000)})
+        (100, 256, [0, 1])
+    """
+    if n <= _SAMPLE_ROWS:
+        return list(range(n))
+    golden = (5**0.5 - 1) / 2
+    return sorted({int((i * golden) % 1 * n) for i in range(_SAMPLE_ROWS)})
+
+
 def _rx(ch: str) -> str:
     """A code point as a regex escape."""
     return f"\\x{{{ord(ch):x}}}"
@@ -696,8 +710,7 @@ def _members(df: pl.DataFrame) -> pl.DataFrame:
     for _ in range(_MAX_ROUNDS):
         if not len(rows):
             break
-        step = max(1, len(rows) // _SAMPLE_ROWS)
-        sample = df.join(pl.DataFrame({"row": rows.gather_every(step)}), on="row", how="semi")
+        sample = df.join(pl.DataFrame({"row": rows.gather(_spread(len(rows)))}), on="row", how="semi")
         raw = _extension(sample, rename_reserved=False)
         if not _learn(raw.filter(pl.col("error").is_null()).get_column("members"), keys, contents):
             break
