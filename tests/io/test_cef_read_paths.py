@@ -194,13 +194,13 @@ def batches(draw: st.DrawFn) -> list[str]:
     return lines
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(batches())
 def test_fast_paths_equal_the_general_path(lines: list[str]) -> None:
     same(lines)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(batches())
 def test_fast_paths_equal_the_general_path_with_a_tiny_sample(lines: list[str]) -> None:
     with pytest.MonkeyPatch.context() as mp:
