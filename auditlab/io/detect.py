@@ -61,24 +61,34 @@ def sniff_container(head: bytes) -> Container:
     return "plain"
 
 
-def _first_line(head: bytes) -> bytes:
-    """The first line holding more than whitespace, stripped on the left (BOM removed)."""
-    if head.startswith(BOM):
-        head = head[len(BOM) :]
-    start = len(head) - len(head.lstrip(_BLANK))
-    end = head.find(b"\n", start)
-    return head[start:] if end < 0 else head[start:end]
+def _line_format(line: bytes) -> Format:
+    """The format one line (stripped on the left) looks like."""
+    if line.startswith(b"{"):
+        return "ndjson"
+    if line.startswith(b"CEF:"):
+        return "cef"
+    window = line[:_PREFIX_MAX]
+    found = _CEF_HEADER.search(window)
+    if found and not any(c in window[: found.start()] for c in (b"{", b"|")):
+        return "cef"
+    return "unknown"
+
+
+#: How many non-blank lines of the head take part in the vote.
+SNIFF_LINES = 64
 
 
 def sniff_format(head: bytes) -> Format:
-    """Guess the log format from the first non-blank line of ``head``.
+    """Guess the log format from the first non-blank lines of ``head``.
 
-    Rules: after an optional UTF-8 BOM and whitespace (blank lines included), a line starting
-    with ``{`` is NDJSON; a line starting with ``CEF:`` is CEF; so is a line with
-    ``CEF:<version>|`` within its first 1024 bytes behind a prefix free of ``{`` and ``|``:
-    a syslog header (``<PRI>`` of RFC 5424/3164, a timestamp, a host, a tag such as ``ASM:``),
-    as the CEF parsers of Beats and Logstash accept. Anything else is ``"unknown"``, including
-    empty input, JSON arrays, CSV, UTF-16 and binary data.
+    Rules per line: after an optional UTF-8 BOM and whitespace, a line starting with ``{`` is
+    NDJSON; a line starting with ``CEF:`` is CEF; so is a line with ``CEF:<version>|`` within its
+    first 1024 bytes behind a prefix free of ``{`` and ``|``: a syslog header (``<PRI>`` of RFC
+    5424/3164, a timestamp, a host, a tag such as ``ASM:``), as the CEF parsers of Beats and
+    Logstash accept. The first :data:`SNIFF_LINES` non-blank lines vote; the format most of the
+    recognised ones have wins (the earlier one on a tie), so a junk first line does not make a
+    whole file unreadable. With no recognised line: ``"unknown"`` (empty input, JSON arrays, CSV,
+    UTF-16, binary data).
 
     Args:
         head: the first bytes of a decompressed member (64 KiB is plenty; a cut line is fine).
@@ -91,16 +101,25 @@ def sniff_format(head: bytes) -> Format:
         'cef'
         >>> sniff_format(b"<134>1 2024-09-13T12:23:43Z host app 12 id - CEF:0|RL|P|1|1|n|1|")
         'cef'
+        >>> sniff_format(b'null\\n{"a": 1}\\n{"a": 2}')
+        'ndjson'
         >>> sniff_format(b"[{}]"), sniff_format(b"")
         ('unknown', 'unknown')
     """
-    line = _first_line(head)
-    if line.startswith(b"{"):
-        return "ndjson"
-    if line.startswith(b"CEF:"):
-        return "cef"
-    window = line[:_PREFIX_MAX]
-    found = _CEF_HEADER.search(window)
-    if found and not any(c in window[: found.start()] for c in (b"{", b"|")):
-        return "cef"
-    return "unknown"
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    votes: dict[Format, int] = {}
+    seen = 0
+    for raw in head.split(b"\n"):
+        line = raw.lstrip(_BLANK)
+        if not line:
+            continue
+        kind = _line_format(line)
+        if kind != "unknown":
+            votes[kind] = votes.get(kind, 0) + 1
+        seen += 1
+        if seen >= SNIFF_LINES:
+            break
+    if not votes:
+        return "unknown"
+    return max(votes, key=lambda k: votes[k])  # dicts keep order: the earlier format wins a tie

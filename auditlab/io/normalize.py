@@ -127,14 +127,17 @@ def _plan(mapping: Mapping, paths: set[KeyPath], objects: set[KeyPath]) -> tuple
     """The JSON pointers to extract, and the SQL that picks each column from the list ``v``."""
     resolved = mapping.resolve(sorted(paths))
     pointers: list[str] = []
-    index: dict[str, list[int]] = {}
+    items: dict[str, list[str]] = {}
     for column in ("timestamp", *STRING_FIELDS, "details"):
         for path in resolved.get(column, []):
-            if path in objects and column != "details":
-                continue  # an object cannot fill a scalar column; it stays in raw
             pointers.append(json_pointer(path))
-            index.setdefault(column, []).append(len(pointers))
-    picks = {c: _pick("v", index.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
+            item = f"v[{len(pointers)}]"
+            if path in objects and column != "details":
+                # a key that holds an object in some rows fills a scalar column only where it is
+                # not one (an object stays in raw; its own keys may fill the column instead)
+                item = f"CASE WHEN left({item}, 1) IN ('{{', '[') THEN NULL ELSE {item} END"
+            items.setdefault(column, []).append(item)
+    picks = {c: _pick(items.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
     return pointers, picks
 
 
@@ -190,7 +193,9 @@ def _run(
                  CASE
                    WHEN pre_error IS NOT NULL THEN pre_error
                    WHEN keys IS NULL THEN 'not valid JSON'
-                   WHEN left(ltrim(record), 1) <> '{{' THEN 'not a JSON object (' || lower(json_type(record)) || ')'
+                   WHEN left(ltrim(record), 1) <> '{{' THEN 'not a JSON object (' || CASE json_type(record)
+                     WHEN 'VARCHAR' THEN 'string' WHEN 'ARRAY' THEN 'array' WHEN 'NULL' THEN 'null'
+                     WHEN 'BOOLEAN' THEN 'boolean' ELSE 'number' END || ')'
                  END AS error,
                  CASE WHEN pre_error IS NULL AND keys IS NOT NULL AND left(ltrim(record), 1) = '{{'
                       THEN {extract} END AS v
@@ -269,10 +274,10 @@ def normalize_batch(
         _run(con, records, target, pointers=plan[0], picks=plan[1], **run)  # type: ignore[arg-type]
 
 
-def _pick(v: str, indexes: list[int]) -> str:
-    if not indexes:
+def _pick(items: list[str]) -> str:
+    """The first non-null of the candidate expressions."""
+    if not items:
         return "NULL"
-    items = [f"{v}[{i}]" for i in indexes]
     return items[0] if len(items) == 1 else f"coalesce({', '.join(items)})"
 
 

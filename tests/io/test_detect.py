@@ -52,7 +52,10 @@ FORMAT_CASES = [
     ("cef:0|lower|case|1|2|3|4|", "unknown"),
     ("x|y CEF:0|a|b|c|d|e|f|", "unknown"),  # a pipe before the header: not a syslog prefix
     ("<xml/>", "unknown"),
-    ("second line is JSON\n{\"a\": 1}", "unknown"),  # only the first non-blank line counts
+    ("second line is JSON\n{\"a\": 1}", "ndjson"),
+    ("null\n[1]\n{\"a\": 1}\n{\"a\": 2}", "ndjson"),
+    ("{junk\nCEF:0|a|b|c|d|e|1|x=1\nCEF:0|a|b|c|d|e|1|x=2", "cef"),  # most recognised lines win
+    ("CEF:0|a|b|c|d|e|1|x=1\n{\"a\": 1}", "cef"),  # a tie: the earlier format  # the recognised lines of the head vote: junk first lines do not hide a log
     ("A" * 2000 + " " + CEF.decode(), "unknown"),  # header too far into the line
 ]
 

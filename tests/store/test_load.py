@@ -120,7 +120,7 @@ def test_hostile_input_accounting(tmp_path):
         5: "invalid UTF-8",
         6: "not valid JSON",
         7: "not a JSON object (array)",
-        8: "not a JSON object (varchar)",
+        8: "not a JSON object (string)",
         9: "no timestamp",
         10: "no action",
         11: "unusable timestamp: yesterday",
@@ -207,3 +207,36 @@ def test_calls_leave_no_open_result_on_the_connection():
     assert ws.summary().events == ws.count() == 17050
     assert ws.time_span() is not None
     assert ws.sql("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+
+
+def test_junk_first_lines_and_mixed_types(tmp_path):
+    # a junk first line must not hide the log; a key that is an object in one row still fills
+    # its column in the others; JSON that is not an object is named by its type
+    lines = [
+        "null",
+        "123",
+        "true",
+        "{}",
+        "  " + rec(id="ws") + "  ",
+        rec(id="trail") + " trailing",
+        rec(id="deep", a={"b": {"c": {"d": {"e": {"user_email": "x"}}}}}),
+        rec(id="both", user={"email": "nested@x"}, userEmail="flat@x"),
+        rec(id="num", action=123, outcome=False, user_id=42, details="plain text"),
+        rec(id="objact", action={"name": "user.logout"}),
+    ]
+    ws = auditlab.load(write_lines(tmp_path / "mixed.ndjson", lines))
+    r = ws.last_report
+    assert r.sources[0].format == "ndjson"
+    assert {q.line: q.reason for q in r.quarantine} == {
+        1: "not a JSON object (null)",
+        2: "not a JSON object (number)",
+        3: "not a JSON object (boolean)",
+        4: "no timestamp",
+        6: "not valid JSON",
+    }
+    rows = {row[0]: row[1:] for row in ws.sql(
+        "SELECT event_id, action, outcome, user_email, user_id, details FROM events").fetchall()}
+    assert rows["ws"][0] == rows["deep"][0] == "user.login"
+    assert rows["both"][2] == "flat@x"  # same normal form: the shorter path wins
+    assert rows["num"] == ("123", "failure", None, "42", '"plain text"')
+    assert rows["objact"][0] == "user.logout"  # {"action": {"name": ...}} -> action_name
