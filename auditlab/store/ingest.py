@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from auditlab.config import Settings
 from auditlab.errors import InputError
 from auditlab.io.archive import ByteBudget, iter_chunks, iter_members
 from auditlab.io.detect import sniff_format
-from auditlab.io.lines import split_lines
+from auditlab.io.lines import BATCH_ROWS, split_lines
 from auditlab.io.mapping import Mapping
 from auditlab.io.normalize import install_macros, normalize_batch
 from auditlab.schema import COLUMNS, duckdb_columns
@@ -52,6 +51,7 @@ class _Tally:
 
 _RECORDS = "_auditlab_records"  # the batch normalize_batch reads
 _LINES = "_auditlab_lines"  # the registered Arrow lines of the batch
+_CEF = "_auditlab_cef"  # the registered CEF reader's answer for the batch
 _NOT_BLANK = "text IS NULL OR text <> ''"  # blank lines (empty, or only CR) are not events
 
 
@@ -66,28 +66,33 @@ def _records_ndjson(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
 
 
 def _records_cef(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
-    """CEF lines with the JSON object the CEF reader makes of each."""
+    """CEF lines beside the JSON object the CEF reader makes of each, in one Arrow table.
+
+    ``parse_cef`` answers every input line in order, so its columns sit beside the lines'
+    (zero-copy) and nothing is filtered, joined or sorted.
+    """
     from auditlab.io.cef import parse_cef
 
-    text = lines.column("text")
-    kept = lines.filter(pc.or_kleene(pc.is_null(text), pc.not_equal(text, "")))
-    parsed = parse_cef(kept.filter(kept.column("text").is_valid()).select(["source_line", "text"]))
-    con.register("_auditlab_cef", parsed)
-    con.register("_auditlab_kept", kept)
-    try:
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _auditlab_cef_rows AS
-               SELECT k.source_line, coalesce(k.text, k.invalid) AS raw, p.record,
-                      CASE WHEN k.text IS NULL THEN 'invalid UTF-8'
-                           ELSE coalesce(p.error, CASE WHEN p.record IS NULL THEN 'not a CEF line' END)
-                      END AS pre_error
-               FROM _auditlab_kept k LEFT JOIN _auditlab_cef p USING (source_line)
-               ORDER BY k.source_line"""
-        )
-    finally:
-        con.unregister("_auditlab_cef")
-        con.unregister("_auditlab_kept")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {_RECORDS} AS SELECT * FROM _auditlab_cef_rows")  # noqa: S608
+    parsed = parse_cef(lines.select(["source_line", "text"]))
+    both = pa.table(
+        {
+            "source_line": lines.column("source_line"),
+            "text": lines.column("text"),
+            "invalid": lines.column("invalid"),
+            "record": parsed.column("record"),
+            "error": parsed.column("error"),
+        }
+    )
+    # DuckDB scans an Arrow table one record batch per thread
+    con.register(_CEF, pa.Table.from_batches(both.to_batches(max_chunksize=BATCH_ROWS)))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {_RECORDS} AS
+            SELECT source_line, coalesce(text, invalid) AS raw, record,
+                   CASE WHEN text IS NULL THEN 'invalid UTF-8'
+                        ELSE coalesce(error, CASE WHEN record IS NULL THEN 'not a CEF line' END)
+                   END AS pre_error
+            FROM {_CEF} WHERE text IS NULL OR text <> ''"""  # noqa: S608 - names are ours
+    )
 
 
 def _records_unknown(con: duckdb.DuckDBPyConnection, lines: pa.Table) -> None:
@@ -163,7 +168,9 @@ def ingest(
                         con, _RECORDS, source=member.source, ordinal=ordinal, mapping=mapping, target=parts[-1]
                     )
                 finally:
+                    con.execute(f"DROP VIEW IF EXISTS {_RECORDS}")
                     con.unregister(_LINES)
+                    con.unregister(_CEF)
                 (count,) = con.execute(f"SELECT count(*) FROM {parts[-1]}").fetchall()[0]  # noqa: S608
                 tally.lines += int(count)
             if tally is None and not skip:
@@ -171,8 +178,6 @@ def ingest(
     finally:
         if bar is not None:
             bar.close()
-        con.execute(f"DROP VIEW IF EXISTS {_RECORDS}")
-        con.execute("DROP TABLE IF EXISTS _auditlab_cef_rows")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ingest_empty ({duckdb_columns(constraints=False)}, "
         "ordinal INTEGER, reason VARCHAR, shape UBIGINT)"
