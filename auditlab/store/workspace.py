@@ -67,6 +67,20 @@ class Workspace:
         self._define_events()
         self.con.execute(f"CREATE TABLE quarantine ({duckdb_columns(QUARANTINE_SCHEMA)})")
 
+    #: More batch tables than this are merged into one after a load (a long UNION ALL plans slowly).
+    MAX_TABLES = 64
+
+    def _compact(self) -> None:
+        """Merge the batch tables into one (a copy), when a workspace has grown many of them."""
+        if len(self._tables) <= self.MAX_TABLES:
+            return
+        name = f"_events_merged_{len(self._tables)}"
+        self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM events")  # noqa: S608 - our names
+        old, self._tables = self._tables, ["_events_empty", name]
+        self._define_events()
+        for table in old[1:]:
+            self.con.execute(f'DROP TABLE IF EXISTS "{table}"')
+
     def _define_events(self) -> None:
         cols = ", ".join(COLUMNS)
         union = " UNION ALL ".join(f'SELECT {cols} FROM "{t}"' for t in self._tables)  # noqa: S608 - our names
@@ -102,6 +116,7 @@ class Workspace:
                 raise
         finally:
             self._drop_new()
+        self._compact()
         self.last_report = report
         return report
 

@@ -240,3 +240,14 @@ def test_junk_first_lines_and_mixed_types(tmp_path):
     assert rows["both"][2] == "flat@x"  # same normal form: the shorter path wins
     assert rows["num"] == ("123", "failure", None, "42", '"plain text"')
     assert rows["objact"][0] == "user.logout"  # {"action": {"name": ...}} -> action_name
+
+
+def test_many_batches_are_merged_and_nothing_changes(tmp_path):
+    path = write_lines(tmp_path / "many.ndjson", [rec(id=f"m{i}", created_at=f"2026-10-05T12:{i % 60:02d}:00Z")
+                                                  for i in range(150)])
+    ws = auditlab.load(path, settings=auditlab.Settings(chunk_bytes=100))  # a line a batch
+    tables = ws.sql("SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_events_')").fetchall()
+    assert tables[0][0] <= 2  # merged after the load, the empty table beside it
+    assert ws.count() == 150 and ws.to_polars()["event_id"].n_unique() == 150
+    again = ws.add(path)
+    assert (again.loaded, again.duplicates) == (0, 150)
