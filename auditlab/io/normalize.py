@@ -41,17 +41,21 @@ MAX_DEPTH = 4
 SAMPLE_ROWS = 2000
 
 _MACROS = r"""
+CREATE OR REPLACE TEMP MACRO auditlab_epoch(s) AS (
+  CASE
+    WHEN abs(TRY_CAST(s AS DOUBLE)) < 1e11 THEN
+      TRY(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 9)) * 1000000) AS BIGINT)))
+    WHEN abs(TRY_CAST(s AS DOUBLE)) < 1e14 THEN
+      TRY(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 9)) * 1000) AS BIGINT)))
+    ELSE TRY(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 9))) AS BIGINT)))
+  END::TIMESTAMPTZ
+);
 CREATE OR REPLACE TEMP MACRO auditlab_ts(s) AS (
   CASE
     WHEN s IS NULL THEN NULL
-    WHEN regexp_full_match(trim(s), '[+-]?[0-9]{1,19}([.][0-9]+)?') THEN
-      CASE
-        WHEN abs(TRY_CAST(trim(s) AS DOUBLE)) < 1e11 THEN
-          TRY(make_timestamp(CAST(round(CAST(trim(s) AS DECIMAL(38, 9)) * 1000000) AS BIGINT)))
-        WHEN abs(TRY_CAST(trim(s) AS DOUBLE)) < 1e14 THEN
-          TRY(make_timestamp(CAST(round(CAST(trim(s) AS DECIMAL(38, 9)) * 1000) AS BIGINT)))
-        ELSE TRY(make_timestamp(CAST(round(CAST(trim(s) AS DECIMAL(38, 9))) AS BIGINT)))
-      END::TIMESTAMPTZ
+    -- epoch seconds, milliseconds or microseconds, as a number or a numeric string
+    WHEN regexp_full_match(trim(s), '[+-]?[0-9]{1,19}([.][0-9]+)?') THEN auditlab_epoch(trim(s))
+    -- ISO 8601 with Z or an offset (the common case), then the CEF date forms
     ELSE coalesce(
       TRY_CAST(trim(s) AS TIMESTAMPTZ),
       try_strptime(trim(s), ['%b %d %Y %H:%M:%S.%g', '%b %d %Y %H:%M:%S',
