@@ -72,20 +72,16 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_MACROS)
 
 
-
-
-def _children(
-    con: duckdb.DuckDBPyConnection, source: str, parents: list[KeyPath], where: str = "true", params: dict[str, object] | None = None
-) -> list[tuple[KeyPath, str]]:
-    """(parent, child key) for every key found under each parent path, one parse per row."""
+def _children(con: duckdb.DuckDBPyConnection, source: str, parents: list[KeyPath]) -> list[tuple[KeyPath, str]]:
+    """(parent, child key) for every key under each parent path in table ``source`` (column ``record``)."""
     if not parents:
         return []
     rows = con.execute(
         f"""SELECT DISTINCT i, k FROM (
               SELECT unnest(range(1, len($p) + 1)) AS i, unnest(json_keys(record, $p)) AS ks
-              FROM {source} WHERE record IS NOT NULL AND {where}
+              FROM {source} WHERE record IS NOT NULL
             ), unnest(ks) AS u(k)""",  # noqa: S608 - names are ours
-        {"p": [json_pointer(p) for p in parents], **(params or {})},
+        {"p": [json_pointer(p) for p in parents]},
     ).fetchall()
     return [(parents[i - 1], k) for i, k in sorted(rows) if k is not None]
 
@@ -95,16 +91,13 @@ def _descend(
     source: str,
     mapping: Mapping,
     frontier: list[KeyPath],
-    *,
-    where: str = "true",
-    params: dict[str, object] | None = None,
 ) -> tuple[list[KeyPath], set[KeyPath]]:
     """Walk down from ``frontier`` (paths that may hold objects): the paths found, and the objects."""
     paths: list[KeyPath] = []
     objects: set[KeyPath] = set()
     frontier = [p for p in frontier if len(p) < MAX_DEPTH and mapping.column_for(p) != "details"]
     while frontier:
-        found = _children(con, source, frontier, where, params)
+        found = _children(con, source, frontier)
         objects.update(parent for parent, _ in found)
         children = [(*parent, key) for parent, key in found]
         paths.extend(children)
