@@ -46,7 +46,9 @@ def _check_rows(frame: pl.DataFrame) -> None:
     from auditlab.errors import QueryError
 
     if frame.height > MAX_ROWS:
-        raise QueryError(f"{frame.height} rows are too many for a chart (at most {MAX_ROWS}): aggregate first")
+        raise QueryError(
+            f"{frame.height} rows are too many for a chart (at most {MAX_ROWS}): aggregate first"
+        )
 
 
 def severity_scale() -> alt.Scale:
@@ -90,7 +92,8 @@ def timeline_chart(
     encoding: dict[str, Any] = {
         "x": alt.X(f"{x}:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(format="%Y-%m-%d %H:%M")),
         "y": alt.Y(f"{y}:Q", title=y),
-        "tooltip": tooltip or [alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M UTC"), *([color] if color else []), y],
+        "tooltip": tooltip
+        or [alt.Tooltip(f"{x}:T", format="%Y-%m-%d %H:%M UTC"), *([color] if color else []), y],
     }
     if color:
         scale = severity_scale() if color == "severity" else alt.Undefined

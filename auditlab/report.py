@@ -228,10 +228,13 @@ def render_html(
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    by_severity = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: _rank(kv[0]), reverse=True))
+    by_severity = ", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: _rank(kv[0]), reverse=True)
+    )
     header_facts = {"scope": scope, **(facts or {}), "findings": f"{len(findings)} ({by_severity or 'none'})"}
     nav = "".join(
-        f'<li><a href="#{escape(r.name)}">{escape(r.title)}</a> ({escape(len(r.findings))})</li>' for r in results
+        f'<li><a href="#{escape(r.name)}">{escape(r.title)}</a> ({escape(len(r.findings))})</li>'
+        for r in results
     )
     parts = [
         "<!DOCTYPE html>",

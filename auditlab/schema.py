@@ -63,9 +63,7 @@ JSON_COLUMNS: frozenset[str] = frozenset({"details"})
 
 #: The plain string columns that a mapping fills from input fields.
 STRING_FIELDS: tuple[str, ...] = tuple(
-    f.name
-    for f in EVENTS_SCHEMA
-    if pa.types.is_string(f.type) and f.name not in {"details", "raw", "source"}
+    f.name for f in EVENTS_SCHEMA if pa.types.is_string(f.type) and f.name not in {"details", "raw", "source"}
 )
 
 #: Every listing is ordered this way, so it is deterministic.

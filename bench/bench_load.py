@@ -108,7 +108,9 @@ def main() -> None:
     print(f"file: {args.events} events, {size:.0f} MB")
     print(f"duckdb read_json (explicit columns): {raw_t:.2f} s  ({args.events / raw_t / 1e6:.2f} M events/s)")
     print(f"  + each line's text kept (raw):       {text_t:.2f} s")
-    print(f"auditlab.load (map, account, dedupe): {our_t:.2f} s  ({args.events / our_t / 1e6:.2f} M events/s)")
+    print(
+        f"auditlab.load (map, account, dedupe): {our_t:.2f} s  ({args.events / our_t / 1e6:.2f} M events/s)"
+    )
     print(f"throughput ratio auditlab / raw duckdb: {raw_t / our_t:.2f}x")
     print(f"throughput ratio auditlab / raw duckdb keeping the text: {text_t / our_t:.2f}x")
 

@@ -45,8 +45,10 @@ def make_store(n: int) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("CREATE TABLE acts AS SELECT unnest(?) AS action, generate_subscripts(?, 1) - 1 AS k",
-                [sorted(ACTIONS), sorted(ACTIONS)])
+    con.execute(
+        "CREATE TABLE acts AS SELECT unnest(?) AS action, generate_subscripts(?, 1) - 1 AS k",
+        [sorted(ACTIONS), sorted(ACTIONS)],
+    )
     n_actions = len(ACTIONS)
     # login-heavy, like real logs: a third of events are user.login
     con.execute(f"""
@@ -118,7 +120,9 @@ def by_hand(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     return int(count), page.height, int(timeline["count"].sum())
 
 
-def timed(fn: Callable[[duckdb.DuckDBPyConnection], tuple[int, int, int]], con: duckdb.DuckDBPyConnection) -> tuple[float, tuple[int, int, int]]:
+def timed(
+    fn: Callable[[duckdb.DuckDBPyConnection], tuple[int, int, int]], con: duckdb.DuckDBPyConnection
+) -> tuple[float, tuple[int, int, int]]:
     t0 = time.perf_counter()
     out = fn(con)
     return time.perf_counter() - t0, out

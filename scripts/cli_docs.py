@@ -26,7 +26,11 @@ def render() -> str:
         assert command is not None
         title = f"auditlab {name}".strip()
         with click.Context(
-            command, info_name=title, terminal_width=100, max_content_width=100, help_option_names=["-h", "--help"]
+            command,
+            info_name=title,
+            terminal_width=100,
+            max_content_width=100,
+            help_option_names=["-h", "--help"],
         ) as ctx:
             text = command.get_help(ctx)
         out += [f"## `{title}`", "", "```", text, "```", ""]

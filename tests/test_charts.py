@@ -45,11 +45,15 @@ def test_svg_escapes_data_and_is_offline() -> None:
     svg = to_svg(bar_chart(frame, category="user"))
     assert svg.startswith("<svg")
     assert "<script" not in svg
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in svg or "&lt;script&gt;alert(\"x\")" in svg
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in svg or '&lt;script&gt;alert("x")' in svg
     assert "b&amp;c" in svg
     assert "href=" not in svg and "url(http" not in svg
 
 
 def test_svg_of_a_spec_dict() -> None:
-    spec = {"data": {"values": [{"a": 1}]}, "mark": "point", "encoding": {"x": {"field": "a", "type": "quantitative"}}}
+    spec = {
+        "data": {"values": [{"a": 1}]},
+        "mark": "point",
+        "encoding": {"x": {"field": "a", "type": "quantitative"}},
+    }
     assert "<svg" in to_svg(spec)

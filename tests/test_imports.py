@@ -39,7 +39,9 @@ def test_cli_help_is_light() -> None:
     loaded = _modules_after(code)
     assert loaded & set(HEAVY) == set()
     help_text = subprocess.run(
-        [sys.executable, "-c", "from auditlab.cli import main; main()", "--help"], capture_output=True, text=True
+        [sys.executable, "-c", "from auditlab.cli import main; main()", "--help"],
+        capture_output=True,
+        text=True,
     ).stdout
     assert "investigate  Run the investigations" in help_text
 

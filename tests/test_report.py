@@ -18,15 +18,23 @@ EVIL_USER = '<script>alert("u")</script>@x.example'
 EVIL_ACTION = '"><img src=x onerror=alert(1)>'
 
 
-def finding(name: str, severity: str, title: str, *, minutes: int = 0, ids: int = 2, **entities: list[str]) -> Finding:
+def finding(
+    name: str, severity: str, title: str, *, minutes: int = 0, ids: int = 2, **entities: list[str]
+) -> Finding:
     start = T0 + timedelta(minutes=minutes)
     event_ids = tuple(f"e{i:03d}" for i in range(ids))
-    return Finding(name, severity, "T1110.001", title, entities, start, start + timedelta(minutes=8), ids, event_ids)
+    return Finding(
+        name, severity, "T1110.001", title, entities, start, start + timedelta(minutes=8), ids, event_ids
+    )
 
 
 def evil_result() -> InvestigationResult:
-    f = finding("failed_logins", "high", f"Brute force against {EVIL_USER}", user=[EVIL_USER], ip=["203.0.113.45"])
-    table = pl.DataFrame({"user_email": [EVIL_USER, "b@x"], "action": [EVIL_ACTION, "user.login"], "count": [14, 1]})
+    f = finding(
+        "failed_logins", "high", f"Brute force against {EVIL_USER}", user=[EVIL_USER], ip=["203.0.113.45"]
+    )
+    table = pl.DataFrame(
+        {"user_email": [EVIL_USER, "b@x"], "action": [EVIL_ACTION, "user.login"], "count": [14, 1]}
+    )
     return InvestigationResult(
         "failed_logins", "Failed logins", {"window": "15m", "note": EVIL_ACTION}, [f],
         tables={"failures by user": table},

@@ -44,8 +44,23 @@ def by_id(sample):
 
 
 # ---- shape and determinism --------------------------------------------------------------------
-KEYS = ["id", "created_at", "action", "outcome", "error_message", "auth_context", "user", "ip_address", "target",
-        "group", "project", "package", "version", "request_id", "details"]
+KEYS = [
+    "id",
+    "created_at",
+    "action",
+    "outcome",
+    "error_message",
+    "auth_context",
+    "user",
+    "ip_address",
+    "target",
+    "group",
+    "project",
+    "package",
+    "version",
+    "request_id",
+    "details",
+]
 
 
 def test_record_shape_and_order(sample):
@@ -117,8 +132,9 @@ def test_background_identical_with_and_without_incidents_before_the_first(sample
     a = [r for r in sample.records if r["created_at"] < sso_day]
     b = [r for r in control.records if r["created_at"] < sso_day]
     assert sso_day < first
-    assert [(r["action"], email(r), r["created_at"]) for r in a] == [(r["action"], email(r), r["created_at"])
-                                                                     for r in b]
+    assert [(r["action"], email(r), r["created_at"]) for r in a] == [
+        (r["action"], email(r), r["created_at"]) for r in b
+    ]
 
 
 # ---- the planted incidents ----------------------------------------------------------------------
@@ -173,8 +189,13 @@ def test_mass_revocation_then_api_use(sample, by_id):
     assert {r["auth_context"] for r in api} == {"API"} and api[0]["action"] == "version.uploaded"
     assert timedelta(0) < ts(api[0]) - ts(revoke) < timedelta(hours=4)
     user = email(api[0])
-    between = [r for r in sample.records if revoke["created_at"] < r["created_at"] < api[0]["created_at"]
-               and r["action"] == "user.pat.created" and r["target"]["name"] == user]
+    between = [
+        r
+        for r in sample.records
+        if revoke["created_at"] < r["created_at"] < api[0]["created_at"]
+        and r["action"] == "user.pat.created"
+        and r["target"]["name"] == user
+    ]
     assert between == []
 
 
@@ -182,8 +203,11 @@ def test_sso_disabled_and_oidc_never_applied(sample, by_id):
     _, (off,) = planted(sample, by_id, "INC-05-sso-disabled")
     assert off["action"] == "organization.sso.disabled"
     _, (created,) = planted(sample, by_id, "INC-06-oidc-setup-not-applied")
-    later = [r for r in sample.records if r["action"] == "organization.sso.oidc.setup.applied"
-             and r["created_at"] > created["created_at"]]
+    later = [
+        r
+        for r in sample.records
+        if r["action"] == "organization.sso.oidc.setup.applied" and r["created_at"] > created["created_at"]
+    ]
     assert later == []
 
 
@@ -204,18 +228,27 @@ def test_quota_burst_exhausts_the_group(sample, by_id):
     group = spends[0]["group"]["name"]
     hourly = defaultdict(int)
     for r in sample.records:
-        if r["action"] == "version.upload_quota.spent" and r["group"]["name"] == group and r["id"] not in inc.event_ids:
+        if (
+            r["action"] == "version.upload_quota.spent"
+            and r["group"]["name"] == group
+            and r["id"] not in inc.event_ids
+        ):
             hourly[r["created_at"][:13]] += 1
     assert len(spends) == 40 and max(hourly.values()) <= 5
-    remaining = [r["details"]["quota_remaining"] for r in sample.records
-                 if r["action"] == "version.upload_quota.spent" and r["group"]["name"] == group]
+    remaining = [
+        r["details"]["quota_remaining"]
+        for r in sample.records
+        if r["action"] == "version.upload_quota.spent" and r["group"]["name"] == group
+    ]
     assert remaining.count(0) == 1
 
 
 def test_reallocation_is_the_incident_only(sample, by_id):
     _, (ev,) = planted(sample, by_id, "INC-09-quota-reallocation")
     assert ev["details"]["amount"] == 150 and ev["details"]["to_group"] == "Mobile"
-    assert [r["id"] for r in sample.records if r["action"] == "organization.licensing.quotas.reallocated"] == [ev["id"]]
+    assert [
+        r["id"] for r in sample.records if r["action"] == "organization.licensing.quotas.reallocated"
+    ] == [ev["id"]]
 
 
 def test_readme_and_json_tell_the_same_story(tmp_path, sample):
@@ -342,13 +375,23 @@ def test_other_seeds_and_periods_hold_the_same_guarantees(seed, days):
     test_every_catalog_action_present(s)
     test_control_has_every_action_but_the_incident_only_ones(c)
     test_incidents_listed_with_events_that_match(s, ids)
-    for check in (test_brute_force, test_password_spray, test_success_after_failures_from_a_new_ip,
-                  test_mass_revocation_then_api_use, test_sso_disabled_and_oidc_never_applied,
-                  test_session_lifetime_on_sunday_night, test_quota_burst_exhausts_the_group,
-                  test_reallocation_is_the_incident_only):
+    for check in (
+        test_brute_force,
+        test_password_spray,
+        test_success_after_failures_from_a_new_ip,
+        test_mass_revocation_then_api_use,
+        test_sso_disabled_and_oidc_never_applied,
+        test_session_lifetime_on_sunday_night,
+        test_quota_burst_exhausts_the_group,
+        test_reallocation_is_the_incident_only,
+    ):
         check(s, ids)
-    for control_check in (test_control_failures_are_sparse, test_control_no_success_after_three_failures,
-                          test_control_has_no_incident_signature, test_control_api_use_only_after_a_new_token):
+    for control_check in (
+        test_control_failures_are_sparse,
+        test_control_no_success_after_three_failures,
+        test_control_has_no_incident_signature,
+        test_control_api_use_only_after_a_new_token,
+    ):
         control_check(c)
     test_quota_details_are_consistent(s)
     check_usual_ips(s.records, control=False)
@@ -359,12 +402,18 @@ def test_other_seeds_and_periods_hold_the_same_guarantees(seed, days):
 def test_cli_writes_and_prints_the_path(tmp_path):
     from auditlab.cli import main
 
-    res = CliRunner().invoke(main, ["samples", "--out", str(tmp_path), "--seed", "7", "--days", "7",
-                                    "--no-incidents"])
+    res = CliRunner().invoke(
+        main, ["samples", "--out", str(tmp_path), "--seed", "7", "--days", "7", "--no-incidents"]
+    )
     assert res.exit_code == 0, res.output
     assert res.output.strip() == str(tmp_path / "portal_audit_export.zip")
-    recs = [json.loads(x) for x in zipfile.ZipFile(tmp_path / "portal_audit_export.zip").read("audit_log.ndjson")
-            .decode().splitlines()]
+    recs = [
+        json.loads(x)
+        for x in zipfile.ZipFile(tmp_path / "portal_audit_export.zip")
+        .read("audit_log.ndjson")
+        .decode()
+        .splitlines()
+    ]
     assert recs == sample_records(seed=7, days=7, incidents=False)
 
 
@@ -385,6 +434,7 @@ def test_committed_samples_are_reproducible(tmp_path):
     # Member bytes and metadata, not the compressed stream: another zlib may deflate differently.
     new, old = (zipfile.ZipFile(d / "portal_audit_export.zip") for d in (tmp_path, committed))
     assert [(i.filename, i.date_time, i.external_attr) for i in new.infolist()] == [
-        (i.filename, i.date_time, i.external_attr) for i in old.infolist()]
+        (i.filename, i.date_time, i.external_attr) for i in old.infolist()
+    ]
     assert new.read("audit_log.ndjson") == old.read("audit_log.ndjson")
     assert (committed / "portal_audit_export.zip").stat().st_size < 5 * 1024 * 1024

@@ -78,9 +78,15 @@ def filter_options(*, default_since: str = "24h") -> Callable[[F], F]:
                 default=None,
                 help=f"Time range ending at the newest event [default: {default_since}].",
             ),
-            click.option("--start", "start", metavar="ISO", default=None, help="Custom range start (inclusive, UTC)."),
-            click.option("--end", "end", metavar="ISO", default=None, help="Custom range end (exclusive, UTC)."),
-            click.option("--allow-unknown-actions", is_flag=True, help="Accept actions outside the Portal catalog."),
+            click.option(
+                "--start", "start", metavar="ISO", default=None, help="Custom range start (inclusive, UTC)."
+            ),
+            click.option(
+                "--end", "end", metavar="ISO", default=None, help="Custom range end (exclusive, UTC)."
+            ),
+            click.option(
+                "--allow-unknown-actions", is_flag=True, help="Accept actions outside the Portal catalog."
+            ),
         ]
         wrapped: Any = command
         for option in reversed(options):

@@ -84,7 +84,9 @@ def investigate(
             "time range": f"{_when(start_at) if start_at else 'open'} .. {_when(end_at) if end_at else 'open'}",
             "generated": _when(datetime.now(UTC)),
         }
-        path = write_report(results, out, title="auditlab investigation report", scope=query.to_text(), facts=facts)
+        path = write_report(
+            results, out, title="auditlab investigation report", scope=query.to_text(), facts=facts
+        )
         click.echo(f"report written to {path}", err=as_json)
 
 
@@ -103,7 +105,9 @@ def _echo_summary(results: list[InvestigationResult], findings: list[Finding]) -
         click.echo(f"{result.name}: {result.title} - {n} finding{'' if n == 1 else 's'}")
         for f in result.findings:
             span = f"{f.first_seen.astimezone(UTC):%Y-%m-%d %H:%M:%S} .. {f.last_seen.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
-            click.echo(f"  {f.severity:<8} {f.technique or '-':<10} {span}  {f.count:>5}  {_one_line(f.title)}")
+            click.echo(
+                f"  {f.severity:<8} {f.technique or '-':<10} {span}  {f.count:>5}  {_one_line(f.title)}"
+            )
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1

@@ -21,7 +21,14 @@ __all__ = ["query"]
 
 #: Columns of the table format, as on the Portal's page.
 TABLE_COLUMNS = (
-    "timestamp", "action", "outcome", "user_email", "auth_context", "ip_address", "resource_type", "resource_name",
+    "timestamp",
+    "action",
+    "outcome",
+    "user_email",
+    "auth_context",
+    "ip_address",
+    "resource_type",
+    "resource_name",
 )
 TABLE_DEFAULT_LIMIT = 50
 
@@ -39,7 +46,9 @@ TABLE_DEFAULT_LIMIT = 50
     help="Output format.",
 )
 @click.option("--count", "count_only", is_flag=True, help="Print only the number of matching events.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N events (table: 50 by default).")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=None, help="At most N events (table: 50 by default)."
+)
 def query(
     paths: tuple[str, ...],
     store: str | None,

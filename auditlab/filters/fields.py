@@ -115,9 +115,7 @@ API_AUTH_CONTEXT = MappingProxyType({"portal": "portal", "api": "api"})
 
 _SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("action", "Action", api_ops=_ALL, portal_ui=True),
-    FieldSpec(
-        "outcome", "Outcome", api_ops=_IS, portal_ui=True, normalize=_outcome, api_values=API_OUTCOME
-    ),
+    FieldSpec("outcome", "Outcome", api_ops=_IS, portal_ui=True, normalize=_outcome, api_values=API_OUTCOME),
     FieldSpec("user_email", "User Email", ("email",), api_ops=_IS, portal_ui=True, casefold=True),
     FieldSpec(
         "auth_context",
@@ -129,9 +127,7 @@ _SPECS: tuple[FieldSpec, ...] = (
         api_values=API_AUTH_CONTEXT,
     ),
     FieldSpec("resource_type", "Target Type", ("target_type",), api_ops=_ALL, portal_ui=True),
-    FieldSpec(
-        "resource_name", "Target Name", ("target_name",), portal_ui=True, requires="resource_type"
-    ),
+    FieldSpec("resource_name", "Target Name", ("target_name",), portal_ui=True, requires="resource_type"),
     FieldSpec("group_name", "Group Name", portal_ui=True),
     FieldSpec("project_name", "Project Name", portal_ui=True),
     FieldSpec("package_name", "Package Name", portal_ui=True),

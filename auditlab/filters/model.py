@@ -92,9 +92,7 @@ class Op(StrEnum):
         try:
             return cls(key)
         except ValueError:
-            raise OperatorError(
-                f"unknown operator {text!r}; use is, is_not, is_any or is_not_any"
-            ) from None
+            raise OperatorError(f"unknown operator {text!r}; use is, is_not, is_any or is_not_any") from None
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -364,7 +362,9 @@ class Query:
         elif span > API_LIMIT:
             out.append(f"the time range ({span.days} days) exceeds the Portal API's 365 days and the UI's 30")
         elif span > UI_LIMIT:
-            out.append(f"the time range ({span.days} days) exceeds the Portal UI's 30 days (the API takes 365)")
+            out.append(
+                f"the time range ({span.days} days) exceeds the Portal UI's 30 days (the API takes 365)"
+            )
         seen: set[str] = set()
         for cond in self.conditions:
             spec = FIELDS[cond.field]

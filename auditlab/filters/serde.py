@@ -82,9 +82,7 @@ def query_from_dict(data: Any) -> Query:
     raw_range = data.get("time_range") or {}
     if not isinstance(raw_range, dict):
         raise QueryError("'time_range' must be an object")
-    time_range = TimeRange(
-        raw_range.get("preset"), start=raw_range.get("start"), end=raw_range.get("end")
-    )
+    time_range = TimeRange(raw_range.get("preset"), start=raw_range.get("start"), end=raw_range.get("end"))
     allow = data.get("allow_unknown_actions", False)
     if not isinstance(allow, bool):
         raise QueryError("'allow_unknown_actions' must be true or false")

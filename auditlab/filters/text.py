@@ -103,9 +103,13 @@ def parse_condition(text: str) -> Condition:
     """
     m = _CONDITION.match(text)
     if not m:
-        raise QueryError(f"cannot read filter {text.strip()!r}: expected FIELD OP VALUES, e.g. 'outcome is failure'")
+        raise QueryError(
+            f"cannot read filter {text.strip()!r}: expected FIELD OP VALUES, e.g. 'outcome is failure'"
+        )
     if not m["rest"].strip():
-        raise QueryError(f"missing value in {text.strip()!r}: expected FIELD OP VALUES, e.g. 'outcome is failure'")
+        raise QueryError(
+            f"missing value in {text.strip()!r}: expected FIELD OP VALUES, e.g. 'outcome is failure'"
+        )
     values = [_parse_value(item, text) for item in _split(m["rest"], ",")]
     return Condition(m["field"], m["op"], values)
 

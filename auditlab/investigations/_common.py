@@ -167,5 +167,3 @@ def name_list(values: list[str], *, limit: int = 3) -> str:
     """
     head = ", ".join(values[:limit])
     return head if len(values) <= limit else f"{head} and {len(values) - limit} more"
-
-

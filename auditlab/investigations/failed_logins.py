@@ -50,6 +50,7 @@ LOGIN_ACTIONS: tuple[str, ...] = ("user.login", "user.sso.saml.login", "user.sso
 #: Password reset events: listed beside the failures (a reset often follows a brute force).
 RESET_ACTIONS: tuple[str, ...] = ("user.password_reset_initiated", "user.password_reset_completed")
 
+
 def _span(first: datetime, last: datetime) -> str:
     minutes = round((last - first).total_seconds() / 60)
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"

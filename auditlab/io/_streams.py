@@ -133,7 +133,9 @@ class _Guard(io.RawIOBase):
         except InputError:
             raise
         except _CORRUPT as exc:
-            raise InputError(f"corrupt or truncated data ({type(exc).__name__}: {exc})", source=self._source) from exc
+            raise InputError(
+                f"corrupt or truncated data ({type(exc).__name__}: {exc})", source=self._source
+            ) from exc
         self.produced += n
         self._check(n)
         return n
@@ -291,7 +293,9 @@ class _ZipMember(io.RawIOBase):
         raw_name = fp.read(name_len)
         name = raw_name.decode("utf-8" if fields[2] & 0x800 else "cp437", errors="replace")
         if name != entry.name:
-            raise InputError(f"corrupt ZIP: local header names {name!r}, directory {entry.name!r}", source=source)
+            raise InputError(
+                f"corrupt ZIP: local header names {name!r}, directory {entry.name!r}", source=source
+            )
         self._pos = entry.header_offset + _LOCAL_HEADER.size + name_len + extra_len
         self._left = entry.compress_size
         self._dec: _Decompressor | None
@@ -329,9 +333,16 @@ class _ZipMember(io.RawIOBase):
         dict_size = int.from_bytes(props[1:5], "little")
         if dict_size > _LZMA_DICT_MAX:
             raise UnsafeArchiveError(
-                f"LZMA dictionary of {dict_size} bytes is over {_LZMA_DICT_MAX} bytes; refused", source=self._source
+                f"LZMA dictionary of {dict_size} bytes is over {_LZMA_DICT_MAX} bytes; refused",
+                source=self._source,
             )
-        filt = {"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "lc": d % 9, "lp": (d // 9) % 5, "pb": d // 45}
+        filt = {
+            "id": lzma.FILTER_LZMA1,
+            "dict_size": dict_size,
+            "lc": d % 9,
+            "lp": (d // 9) % 5,
+            "pb": d // 45,
+        }
         return lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=[filt])
 
     def readable(self) -> bool:
@@ -386,7 +397,8 @@ class _ZipMember(io.RawIOBase):
         e = self._entry
         if self._out != e.file_size:
             raise InputError(
-                f"corrupt ZIP: member holds {self._out} bytes, its header says {e.file_size}", source=self._source
+                f"corrupt ZIP: member holds {self._out} bytes, its header says {e.file_size}",
+                source=self._source,
             )
         if self._crc != e.crc:
             raise InputError("corrupt ZIP: CRC-32 mismatch", source=self._source)
@@ -486,5 +498,3 @@ class _Rewindable(io.RawIOBase):
 
 
 # --------------------------------------------------------------------------- opening
-
-

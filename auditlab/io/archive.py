@@ -152,7 +152,9 @@ def _open_member(member: Member, settings: Settings, budget: ByteBudget | None) 
             head = disk.read(4)
             disk.seek(0)
             if sniff_container(head) == "zip":
-                raise InputError("is a ZIP archive: list its members with iter_members()", source=member.source)
+                raise InputError(
+                    "is a ZIP archive: list its members with iter_members()", source=member.source
+                )
         stream = _gunzip_if_gzip(stream, member.source, settings)
         guard = _Guard(stream, source=member.source, settings=settings, budget=budget, also_close=extra)
     except BaseException:
@@ -278,7 +280,9 @@ def _file_members(path: Path, source: str, settings: Settings) -> Iterator[Membe
         yield from _zip_members(path, fp, source, settings, ())
 
 
-def iter_members(paths: PathLike | Iterable[PathLike], *, settings: Settings | None = None) -> Iterator[Member]:
+def iter_members(
+    paths: PathLike | Iterable[PathLike], *, settings: Settings | None = None
+) -> Iterator[Member]:
     """List the members behind ``paths``: files, directories (recursively), ZIP members.
 
     Directories are walked in sorted order, skipping hidden entries and ``__MACOSX``; symlinked
@@ -335,7 +339,9 @@ def iter_members(paths: PathLike | Iterable[PathLike], *, settings: Settings | N
 # --------------------------------------------------------------------------- reading
 
 
-def read_member(member: Member, *, settings: Settings | None = None, budget: ByteBudget | None = None) -> bytes:
+def read_member(
+    member: Member, *, settings: Settings | None = None, budget: ByteBudget | None = None
+) -> bytes:
     """The whole decompressed member, limits enforced.
 
     Raises:
@@ -385,7 +391,9 @@ def iter_chunks(
         >>> list(iter_chunks(Member(str(p), p, None), chunk_bytes=5))
         [(1, b'a\\nbb\\n'), (3, b'\\n'), (4, b'cccccc\\n'), (5, b'd')]
     """
-    size = chunk_bytes if chunk_bytes is not None else (settings or member._settings or Settings()).chunk_bytes
+    size = (
+        chunk_bytes if chunk_bytes is not None else (settings or member._settings or Settings()).chunk_bytes
+    )
     if size < 1:
         raise ValueError("chunk_bytes must be positive")
     with member.open(settings=settings, budget=budget) as f:

@@ -65,9 +65,7 @@ def split_lines(chunk: bytes, *, first_line: int = 1) -> pa.Table:
         return LINES_SCHEMA.empty_table()
     data = np.frombuffer(chunk, dtype=np.uint8)
     block = 1 << 22  # scan in cache-sized blocks: several times faster than one big mask
-    newlines = np.concatenate(
-        [np.flatnonzero(data[s : s + block] == 10) + s for s in range(0, size, block)]
-    )
+    newlines = np.concatenate([np.flatnonzero(data[s : s + block] == 10) + s for s in range(0, size, block)])
     # each line ends just after its "\n"; the last line may have none
     ends = newlines + 1
     if len(ends) == 0 or ends[-1] != size:
@@ -77,9 +75,9 @@ def split_lines(chunk: bytes, *, first_line: int = 1) -> pa.Table:
     offsets[0] = 0
     offsets[1:] = ends
     try:  # Arrow's UTF-8 check is several times faster than decoding; it fails whole, then we look
-        pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chunk)]).validate(
-            full=True
-        )
+        pa.Array.from_buffers(
+            pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(chunk)]
+        ).validate(full=True)
         bad = np.empty(0, dtype=np.int64)
     except pa.ArrowInvalid:
         bad = _bad_lines(chunk, ends)

@@ -118,7 +118,9 @@ class Mapping:
         owner: dict[str, str] = {}
         for column, names in self.aliases.items():
             if column not in MAPPED_COLUMNS:
-                raise InputError(f"mapping names unknown column {column!r}; known: {', '.join(MAPPED_COLUMNS)}")
+                raise InputError(
+                    f"mapping names unknown column {column!r}; known: {', '.join(MAPPED_COLUMNS)}"
+                )
             for name in (column, *names):
                 if owner.setdefault(name, column) != column:
                     raise InputError(f"mapping sends key {name!r} to both {owner[name]!r} and {column!r}")

@@ -72,7 +72,9 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_MACROS)
 
 
-def _children(con: duckdb.DuckDBPyConnection, source: str, parents: list[KeyPath]) -> list[tuple[KeyPath, str]]:
+def _children(
+    con: duckdb.DuckDBPyConnection, source: str, parents: list[KeyPath]
+) -> list[tuple[KeyPath, str]]:
     """(parent, child key) for every key under each parent path in table ``source`` (column ``record``)."""
     if not parents:
         return []
@@ -105,7 +107,9 @@ def _descend(
     return paths, objects
 
 
-def _sample(con: duckdb.DuckDBPyConnection, records: str, mapping: Mapping) -> tuple[set[KeyPath], set[KeyPath]]:
+def _sample(
+    con: duckdb.DuckDBPyConnection, records: str, mapping: Mapping
+) -> tuple[set[KeyPath], set[KeyPath]]:
     """Paths and object paths of the first :data:`SAMPLE_ROWS` JSON objects of ``records``."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _auditlab_sample AS
@@ -198,7 +202,7 @@ def _run(
                       THEN {extract} END AS v
           FROM r
         ), y AS (
-          SELECT *, {picks['timestamp']} AS ts_text, auditlab_ts({picks['timestamp']}) AS ts FROM x
+          SELECT *, {picks["timestamp"]} AS ts_text, auditlab_ts({picks["timestamp"]}) AS ts FROM x
         )
         SELECT {select},
           CAST({int(ordinal)} AS INTEGER) AS ordinal,
@@ -206,7 +210,7 @@ def _run(
             WHEN error IS NOT NULL THEN error
             WHEN ts_text IS NULL THEN 'no timestamp'
             WHEN ts IS NULL THEN 'unusable timestamp: ' || left(ts_text, 80)
-            WHEN {picks['action']} IS NULL OR trim({picks['action']}) = '' THEN 'no action'
+            WHEN {picks["action"]} IS NULL OR trim({picks["action"]}) = '' THEN 'no action'
           END AS reason,
           CASE WHEN error IS NULL THEN hash(keys) END AS shape
         FROM y
@@ -276,5 +280,3 @@ def _pick(items: list[str]) -> str:
     if not items:
         return "NULL"
     return items[0] if len(items) == 1 else f"coalesce({', '.join(items)})"
-
-

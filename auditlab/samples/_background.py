@@ -34,25 +34,50 @@ from auditlab.samples._org import NEW_HIRE_IPS, new_package, new_user, next_vers
 __all__ = ["INCIDENT_ONLY", "LOGIN_ERRORS", "background"]
 
 #: Actions that only planted incidents emit; a control sample has none of them.
-INCIDENT_ONLY = frozenset({
-    "organization.sso.disabled",
-    "organization.sso.oidc.setup.created",
-    "organization.pat.all_revoked",
-    "organization.licensing.quotas.reallocated",
-})
+INCIDENT_ONLY = frozenset(
+    {
+        "organization.sso.disabled",
+        "organization.sso.oidc.setup.created",
+        "organization.pat.all_revoked",
+        "organization.licensing.quotas.reallocated",
+    }
+)
 
 LOGIN_ERRORS: dict[str, tuple[str, ...]] = {
     "user.login": ("Invalid credentials",) * 4 + ("Invalid one-time password",),
-    "user.sso.saml.login": ("SAML response expired", "SAML assertion signature invalid",
-                            "User not assigned to the application"),
+    "user.sso.saml.login": (
+        "SAML response expired",
+        "SAML assertion signature invalid",
+        "User not assigned to the application",
+    ),
     "user.sso.oidc.login": ("OIDC ID token expired", "OIDC state mismatch"),
 }
 
 _ACTIVE = {"dev": 0.88, "security": 0.9, "admin": 0.85, "contractor": 0.6, "partner": 0.35}
-_ACTIONS_PER_SESSION = {"dev": (3, 12), "security": (4, 14), "admin": (3, 9), "contractor": (2, 8),
-                        "partner": (1, 5)}
-_START_HOURS = {6: 2, 7: 6, 8: 9, 9: 8, 10: 6, 11: 5, 12: 5, 13: 6, 14: 6, 15: 5, 16: 3, 17: 2, 18: 1,
-                19: 1, 20: 1}
+_ACTIONS_PER_SESSION = {
+    "dev": (3, 12),
+    "security": (4, 14),
+    "admin": (3, 9),
+    "contractor": (2, 8),
+    "partner": (1, 5),
+}
+_START_HOURS = {
+    6: 2,
+    7: 6,
+    8: 9,
+    9: 8,
+    10: 6,
+    11: 5,
+    12: 5,
+    13: 6,
+    14: 6,
+    15: 5,
+    16: 3,
+    17: 2,
+    18: 1,
+    19: 1,
+    20: 1,
+}
 
 
 class _Background:
@@ -92,25 +117,66 @@ class _Background:
 
         # SAML: created, pending, applied the next working morning -> employees use SAML from then.
         t = ctx.slot(0.04, 10, 12, weekdays=True)
-        idp = {"idp_entity_id": "http://www.okta.com/exk7acme0sso", "sso_url": "https://acme.okta.example/app/sso/saml"}
+        idp = {
+            "idp_entity_id": "http://www.okta.com/exk7acme0sso",
+            "sso_url": "https://acme.okta.example/app/sso/saml",
+        }
         at(t, "organization.sso.saml.setup.created", a0, on_org(org), details=dict(idp))
-        at(t + rng.randint(3, 6) * MINUTE, "organization.sso.saml.setup.pending", a0, on_org(org),
-           details={"status": "pending", "reason": "awaiting IdP metadata verification"})
+        at(
+            t + rng.randint(3, 6) * MINUTE,
+            "organization.sso.saml.setup.pending",
+            a0,
+            on_org(org),
+            details={"status": "pending", "reason": "awaiting IdP metadata verification"},
+        )
         applied = ctx.next_morning(t, 9, 5)
-        at(applied, "organization.sso.saml.setup.applied", a0, on_org(org), details={**idp, "enforced": False})
+        at(
+            applied,
+            "organization.sso.saml.setup.applied",
+            a0,
+            on_org(org),
+            details={**idp, "enforced": False},
+        )
         ctx.saml_from = applied
         # OIDC (partners' identity provider, set up before the period): client secret rotated.
-        at(ctx.slot(0.1, 14, 20, weekdays=True), "organization.sso.oidc.setup.applied", a0, on_org(org),
-           details={"issuer": "https://id.partners.example/oauth2",
-                    "changes": [{"field": "client_secret", "old": "********", "new": "********"}]})
-        at(ctx.slot(0.15, 11, 0, weekdays=True), "organization.session_lifetime.updated", a0, on_org(org),
-           details={"changes": [{"field": "session_lifetime", "old": 480, "new": 720}]})
-        at(ctx.slot(0.33, 10, 0, weekdays=True), "organization.licensing.cli_site_key.updated", a2, on_org(org),
-           details={"key_name": "rl-secure-ci-2026", "expires_at": "2027-10-31T00:00:00Z"})
-        at(ctx.slot(0.34, 10, 25, weekdays=True), "organization.licensing.cli_site_key.deleted", a2, on_org(org),
-           details={"key_name": "rl-secure-ci-2025"})
-        at(ctx.slot(0.7, 10, 5, weekdays=True), "organization.profile_configuration.imported", a0, on_org(org),
-           details={"file_name": "profile-baseline.json"})
+        at(
+            ctx.slot(0.1, 14, 20, weekdays=True),
+            "organization.sso.oidc.setup.applied",
+            a0,
+            on_org(org),
+            details={
+                "issuer": "https://id.partners.example/oauth2",
+                "changes": [{"field": "client_secret", "old": "********", "new": "********"}],
+            },
+        )
+        at(
+            ctx.slot(0.15, 11, 0, weekdays=True),
+            "organization.session_lifetime.updated",
+            a0,
+            on_org(org),
+            details={"changes": [{"field": "session_lifetime", "old": 480, "new": 720}]},
+        )
+        at(
+            ctx.slot(0.33, 10, 0, weekdays=True),
+            "organization.licensing.cli_site_key.updated",
+            a2,
+            on_org(org),
+            details={"key_name": "rl-secure-ci-2026", "expires_at": "2027-10-31T00:00:00Z"},
+        )
+        at(
+            ctx.slot(0.34, 10, 25, weekdays=True),
+            "organization.licensing.cli_site_key.deleted",
+            a2,
+            on_org(org),
+            details={"key_name": "rl-secure-ci-2025"},
+        )
+        at(
+            ctx.slot(0.7, 10, 5, weekdays=True),
+            "organization.profile_configuration.imported",
+            a0,
+            on_org(org),
+            details={"file_name": "profile-baseline.json"},
+        )
         # Weekly audit exports by the compliance analyst; the previous one is deleted.
         sec0 = org.role("security")[0]
         self.audit_exports.append(new_uuid(rng))  # last export made before the period
@@ -119,25 +185,54 @@ class _Background:
             if weekday(day) == 0:
                 t = day + 8 * HOUR + 30 * MINUTE + rng.randrange(10 * MINUTE)
                 export_id = new_uuid(rng)
-                at(t, "organization.audit_export.created", sec0, on_org(org),
-                   details={"export_id": export_id, "name": f"weekly-{iso(t)[:10]}", "formats": ["ndjson", "cef"],
-                            "datetime_start": iso(day - 7 * DAY)[:19] + "Z", "datetime_end": iso(day)[:19] + "Z"})
-                at(t + 2 * MINUTE, "organization.audit_export.deleted", sec0, on_org(org),
-                   details={"export_id": self.audit_exports[-1]})
+                at(
+                    t,
+                    "organization.audit_export.created",
+                    sec0,
+                    on_org(org),
+                    details={
+                        "export_id": export_id,
+                        "name": f"weekly-{iso(t)[:10]}",
+                        "formats": ["ndjson", "cef"],
+                        "datetime_start": iso(day - 7 * DAY)[:19] + "Z",
+                        "datetime_end": iso(day)[:19] + "Z",
+                    },
+                )
+                at(
+                    t + 2 * MINUTE,
+                    "organization.audit_export.deleted",
+                    sec0,
+                    on_org(org),
+                    details={"export_id": self.audit_exports[-1]},
+                )
                 self.audit_exports.append(export_id)
         # A hackathon group lives and goes; a group limit is raised.
         g = Group(new_uuid(rng), "Hackathon 2026", "hackathon", 0.0)
         t = ctx.slot(0.3, 10, 40, weekdays=True)
         at(t, "group.created", a2, on_group(g))
-        at(t + 20 * MINUTE, "group.updated", a2, on_group(g), details={"changes": [
-            {"field": "description", "old": "", "new": "Autumn hackathon sandbox"}]})
+        at(
+            t + 20 * MINUTE,
+            "group.updated",
+            a2,
+            on_group(g),
+            details={"changes": [{"field": "description", "old": "", "new": "Autumn hackathon sandbox"}]},
+        )
         at(max(ctx.slot(0.8, 15, 10, weekdays=True), t + HOUR), "group.deleted", a2, on_group(g))
         web = org.group("web")
-        at(ctx.slot(0.5, 10, 30, weekdays=True), "group.licensing.limit.updated", a0, on_group(web), amount=100)
+        at(
+            ctx.slot(0.5, 10, 30, weekdays=True),
+            "group.licensing.limit.updated",
+            a0,
+            on_group(web),
+            amount=100,
+        )
         # A spike project: created, used, deleted.
         plat = org.group("platform")
-        dev = next(u for u in org.role("dev") if plat in u.groups) if any(
-            plat in u.groups for u in org.role("dev")) else a2
+        dev = (
+            next(u for u in org.role("dev") if plat in u.groups)
+            if any(plat in u.groups for u in org.role("dev"))
+            else a2
+        )
         t = ctx.slot(0.35, 11, 0, weekdays=True)
         spike = Project(new_uuid(rng), "platform-spike-wasm", plat, since=t)
         pkg = new_package(rng, spike, "spike-wasm-runtime")
@@ -146,9 +241,18 @@ class _Background:
         at(t + 9 * MINUTE, "package.created", dev, on_package(pkg))
         ver = next_version(rng, pkg, t + 30 * MINUTE)
         req = ctx.new_req()
-        at(t + 30 * MINUTE, "version.uploaded", dev, on_version(pkg, ver), details={
-            "file_name": f"spike-wasm-runtime-{ver}.wasm", "file_size": 2_310_112, "sha256": f"{rng.getrandbits(256):064x}"},
-            req=req)
+        at(
+            t + 30 * MINUTE,
+            "version.uploaded",
+            dev,
+            on_version(pkg, ver),
+            details={
+                "file_name": f"spike-wasm-runtime-{ver}.wasm",
+                "file_size": 2_310_112,
+                "sha256": f"{rng.getrandbits(256):064x}",
+            },
+            req=req,
+        )
         at(t + 30 * MINUTE + 700, "version.upload_quota.spent", dev, on_version(pkg, ver), req=req, amount=1)
         t = max(ctx.slot(0.62, 15, 30, weekdays=True), t + 2 * HOUR)
         at(t, "version.deleted", a2, on_version(pkg, ver))
@@ -172,14 +276,32 @@ class _Background:
         # Two invited contractors (one needs a reminder); they join on acceptance.
         for frac, resend in ((0.25, True), (0.55, False)):
             t = ctx.slot(frac, 9, 40, weekdays=True)
-            invitee = new_user(rng, f"ext.{org.spare_names.pop()}@{org.domain}", "contractor", "password",
-                               (next(hires),), (rng.choice(org.groups),))
-            ctx.emit(t, "user.invite.sent", a3, a3.ips[0], on_user(invitee),
-                     details={"invitee_email": invitee.email, "role": "member"})
+            invitee = new_user(
+                rng,
+                f"ext.{org.spare_names.pop()}@{org.domain}",
+                "contractor",
+                "password",
+                (next(hires),),
+                (rng.choice(org.groups),),
+            )
+            ctx.emit(
+                t,
+                "user.invite.sent",
+                a3,
+                a3.ips[0],
+                on_user(invitee),
+                details={"invitee_email": invitee.email, "role": "member"},
+            )
             if resend:
                 t = ctx.next_morning(t, 9, 15)
-                ctx.emit(t, "user.invite.resent", a3, a3.ips[0], on_user(invitee),
-                         details={"invitee_email": invitee.email})
+                ctx.emit(
+                    t,
+                    "user.invite.resent",
+                    a3,
+                    a3.ips[0],
+                    on_user(invitee),
+                    details={"invitee_email": invitee.email},
+                )
             t = ctx.next_morning(t, 10, 2)
             ctx.emit(t, "user.invite.accepted", invitee, invitee.ips[0], on_user(invitee))
             self.used[invitee.id] = {invitee.ips[0]}
@@ -187,16 +309,36 @@ class _Background:
             org.users.append(invitee)
         # SCIM: a new employee arrives (first login the next day), a leaver is deprovisioned.
         t = ctx.slot(0.4, 7, 0, weekdays=True)
-        hire = new_user(rng, f"{org.spare_names.pop()}@{org.domain}", "dev", "saml", (next(hires),),
-                        (rng.choice(org.groups),))
+        hire = new_user(
+            rng,
+            f"{org.spare_names.pop()}@{org.domain}",
+            "dev",
+            "saml",
+            (next(hires),),
+            (rng.choice(org.groups),),
+        )
         hire.since = t
         org.users.append(hire)
-        ctx.emit(t, "user.scim.created", scim, scim.ips[0], on_user(hire), auth="API",
-                 details={"userName": hire.email, "active": True})
+        ctx.emit(
+            t,
+            "user.scim.created",
+            scim,
+            scim.ips[0],
+            on_user(hire),
+            auth="API",
+            details={"userName": hire.email, "active": True},
+        )
         leaver = next(u for u in org.role("dev") if u.leaves)
         t = ctx.slot(0.6, 18, 5, weekdays=True)
-        ctx.emit(t, "user.scim.deleted", scim, scim.ips[0], on_user(leaver), auth="API",
-                 details={"userName": leaver.email})
+        ctx.emit(
+            t,
+            "user.scim.deleted",
+            scim,
+            scim.ips[0],
+            on_user(leaver),
+            auth="API",
+            details={"userName": leaver.email},
+        )
         leaver.until = t
         # An admin removes a contractor whose contract ended.
         gone = next(u for u in org.role("contractor") if u.leaves)
@@ -234,19 +376,33 @@ class _Background:
             times = sorted(day + rng.randrange(DAY) for _ in range(rng.choice((0, 1, 1, 2))))
         for t in times:
             ip = self.pick_ip(bot, t)
-            if ctx.blocked(bot.id, t - MINUTE, t + 20 * MINUTE) or not version_upload(ctx, bot, t, ip, "API", group=g):
+            if ctx.blocked(bot.id, t - MINUTE, t + 20 * MINUTE) or not version_upload(
+                ctx, bot, t, ip, "API", group=g
+            ):
                 continue
             self.used.setdefault(bot.id, set()).add(ip)
             t2 = t + rng.randint(3, 15) * MINUTE
-            for fmt, p in (("rl-json", 0.6), ("cyclonedx", 0.35), ("sarif", 0.25), ("rl-checks", 0.15),
-                           ("spdx", 0.1)):
+            for fmt, p in (
+                ("rl-json", 0.6),
+                ("cyclonedx", 0.35),
+                ("sarif", 0.25),
+                ("rl-checks", 0.15),
+                ("spdx", 0.1),
+            ):
                 if rng.random() < p:
                     t2 += rng.randint(2, 40) * SECOND
                     last = ctx.buf[-1]
                     if last.action == "version.upload_quota.spent" and last.version is not None:
                         pk = next(pk for p_ in g.projects for pk in p_.packages if pk.name == last.package)
-                        ctx.emit(t2, f"version.report.{fmt}.exported", bot, ip, on_version(pk, last.version),
-                                 auth="API", details={"format": fmt})
+                        ctx.emit(
+                            t2,
+                            f"version.report.{fmt}.exported",
+                            bot,
+                            ip,
+                            on_version(pk, last.version),
+                            auth="API",
+                            details={"format": fmt},
+                        )
             if rng.random() < 0.2:
                 ACTIVITY["version.downloaded"](ctx, bot, t2 + MINUTE, ip, "API")
             if rng.random() < 0.08:
@@ -261,15 +417,29 @@ class _Background:
             who = rng.choice(people)
             ip = self.pick_ip(scim, t)
             self.used.setdefault(scim.id, set()).add(ip)
-            ctx.emit(t, "user.scim.search", scim, ip, Scope(None, None), auth="API",
-                     details={"filter": f'userName eq "{who.email}"', "results": 1 if who.alive(t) else 0})
+            ctx.emit(
+                t,
+                "user.scim.search",
+                scim,
+                ip,
+                Scope(None, None),
+                auth="API",
+                details={"filter": f'userName eq "{who.email}"', "results": 1 if who.alive(t) else 0},
+            )
             t += rng.randint(35, 55) * MINUTE + rng.randrange(MINUTE)
         if wd and rng.random() < 0.5:
             t = day + rng.randint(7 * HOUR, 17 * HOUR)
             who = rng.choice([u for u in people if u.alive(t)])
             field = rng.choice(("title", "department", "manager"))
-            ctx.emit(t, "user.scim.updated", scim, self.pick_ip(scim, t), on_user(who), auth="API",
-                     details={"changes": [{"field": field, "old": "previous", "new": "current"}]})
+            ctx.emit(
+                t,
+                "user.scim.updated",
+                scim,
+                self.pick_ip(scim, t),
+                on_user(who),
+                auth="API",
+                details={"changes": [{"field": field, "old": "previous", "new": "current"}]},
+            )
 
     def human_day(self, u: User, day: int, wd: bool, first_weekday: bool) -> None:
         rng = self.rng
@@ -332,9 +502,16 @@ class _Background:
         t0 = t
         for _ in range(rng.randint(2, 5)):
             t += rng.randint(10, 300) * SECOND
-            action = rng.choice(("version.downloaded", "version.downloaded", "version.report.rl-json.exported",
-                                 "version.report.cyclonedx.exported", "version.report.sarif.exported",
-                                 "version.uploaded"))
+            action = rng.choice(
+                (
+                    "version.downloaded",
+                    "version.downloaded",
+                    "version.report.rl-json.exported",
+                    "version.report.cyclonedx.exported",
+                    "version.report.sarif.exported",
+                    "version.uploaded",
+                )
+            )
             ACTIVITY[action](ctx, u, t, ip, "API")
         self._commit(saved, u, t0, t)
 
@@ -350,7 +527,11 @@ class _Background:
         k = 0
         for action in sorted(ACTIONS):
             # a revocation may still be dropped later (no token left, too close to another): always add one
-            if (action in present and action != "user.pat.revoked") or action in INCIDENT_ONLY or action not in ACTIVITY:
+            if (
+                (action in present and action != "user.pat.revoked")
+                or action in INCIDENT_ONLY
+                or action not in ACTIVITY
+            ):
                 continue
             k += 1
             who = actors.get(action, self.admins()[1])

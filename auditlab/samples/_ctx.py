@@ -31,7 +31,17 @@ from auditlab.samples._model import (
     weekday,
 )
 
-__all__ = ["Ctx", "Scope", "on_file", "on_group", "on_org", "on_package", "on_project", "on_user", "on_version"]
+__all__ = [
+    "Ctx",
+    "Scope",
+    "on_file",
+    "on_group",
+    "on_org",
+    "on_package",
+    "on_project",
+    "on_user",
+    "on_version",
+]
 
 
 @dataclass(frozen=True, slots=True)

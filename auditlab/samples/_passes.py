@@ -105,21 +105,37 @@ def resolve_pats(drafts: list[Draft], org: Org, rng: random.Random) -> list[Draf
             d.details = {"token_id": tok[0], "token_name": tok[1], "owner_email": owner.email}
             revoked_at[owner.id] = d.t
         elif d.action == "user.pat.all_revoked":
-            d.details = {"owner_email": owner.email, "revoked_count": len(live), "token_ids": [x[0] for x in live]}
+            d.details = {
+                "owner_email": owner.email,
+                "revoked_count": len(live),
+                "token_ids": [x[0] for x in live],
+            }
             live.clear()
             revoked_at[owner.id] = d.t
         elif d.action == "organization.pat.all_revoked":
             holders = [uid for uid, toks in ledger.live.items() if toks]
-            d.details = {"revoked_count": sum(len(ledger.live[uid]) for uid in holders),
-                         "affected_users": len(holders)}
+            d.details = {
+                "revoked_count": sum(len(ledger.live[uid]) for uid in holders),
+                "affected_users": len(holders),
+            }
             for uid in holders:
                 ledger.live[uid].clear()
                 revoked_at[uid] = d.t
         elif d.auth == "API" and not live and not _planted(d):
             t = max(d.t - rng.randint(60, 300) * SECOND, revoked_at.get(owner.id, 0) + SECOND)
             auth = "API" if owner.role in ("ci", "scim") else "PORTAL"
-            new = Draft(min(t, d.t - 1), "user.pat.created", owner, owner.ips[0], auth, owner.id, owner.email,
-                        owner=owner, req=-d.seq, seq=-d.seq)
+            new = Draft(
+                min(t, d.t - 1),
+                "user.pat.created",
+                owner,
+                owner.ips[0],
+                auth,
+                owner.id,
+                owner.email,
+                owner=owner,
+                req=-d.seq,
+                seq=-d.seq,
+            )
             tok = ledger.issue(owner)
             new.details = {"token_id": tok[0], "token_name": tok[1], "expires_at": iso(new.t + 90 * DAY)}
             out.append(new)
@@ -134,8 +150,9 @@ def _used_before(g: Group, start: int) -> int:
     return round(g.daily_uploads() * (start - int(first.timestamp() * 1000)) / DAY)
 
 
-def resolve_quota(drafts: list[Draft], org: Org, start: int, end: int,
-                  burst: tuple[Group, int, int] | None) -> list[Draft]:
+def resolve_quota(
+    drafts: list[Draft], org: Org, start: int, end: int, burst: tuple[Group, int, int] | None
+) -> list[Draft]:
     """Fill quota details from a ledger per group; an upload with no quota left fails with 'Quota exceeded'.
 
     A group's licence pool is sized to last the period comfortably (1.6 times the expected
@@ -144,14 +161,19 @@ def resolve_quota(drafts: list[Draft], org: Org, start: int, end: int,
     """
     days = (end - start) / DAY
     used = {g.id: _used_before(g, start) for g in org.groups}
-    limit = {g.id: -(-int(used[g.id] + 1.6 * days * g.daily_uploads() + 200) // 100) * 100 for g in org.groups}
+    limit = {
+        g.id: -(-int(used[g.id] + 1.6 * days * g.daily_uploads() + 200) // 100) * 100 for g in org.groups
+    }
     for d in drafts:
         if d.action == "organization.licensing.quotas.reallocated" and d.details is not None:
             limit[str(d.details["from_group_id"])] += d.amount
     if burst is not None:
         g, t0, k = burst
-        before = sum(1 for d in drafts if d.group is g and d.action.endswith("upload_quota.spent")
-                     and d.t < t0 and d.incident is None)
+        before = sum(
+            1
+            for d in drafts
+            if d.group is g and d.action.endswith("upload_quota.spent") and d.t < t0 and d.incident is None
+        )
         limit[g.id] = used[g.id] + before + k
     uploads = {d.req: d for d in drafts if d.action.endswith(("uploaded", "imported"))}
     out: list[Draft] = []
@@ -164,7 +186,11 @@ def resolve_quota(drafts: list[Draft], org: Org, start: int, end: int,
                     up.error = "Quota exceeded"
                 continue
             used[gid] += d.amount
-            d.details = {"amount": d.amount, "quota_remaining": limit[gid] - used[gid], "quota_limit": limit[gid]}
+            d.details = {
+                "amount": d.amount,
+                "quota_remaining": limit[gid] - used[gid],
+                "quota_limit": limit[gid],
+            }
         elif d.action == "group.licensing.limit.updated" and d.group is not None:
             old = limit[d.group.id]
             limit[d.group.id] = old + d.amount
@@ -187,21 +213,23 @@ def to_records(drafts: list[Draft], rng: random.Random) -> tuple[list[dict[str, 
         if d.req not in reqs:
             reqs[d.req] = new_uuid(rng)
         g = d.group
-        records.append({
-            "id": eid,
-            "created_at": iso(d.t),
-            "action": d.action,
-            "outcome": "successful" if d.error is None else "unsuccessful",
-            "error_message": d.error,
-            "auth_context": d.auth,
-            "user": {"id": d.user.id, "email": d.user.email},
-            "ip_address": d.ip,
-            "target": {"type": d.action.split(".", 1)[0], "id": d.target_id, "name": d.target_name},
-            "group": {"id": g.id, "name": g.name} if g is not None else None,
-            "project": {"name": d.project} if d.project is not None else None,
-            "package": {"name": d.package} if d.package is not None else None,
-            "version": {"name": d.version} if d.version is not None else None,
-            "request_id": reqs[d.req],
-            "details": d.details,
-        })
+        records.append(
+            {
+                "id": eid,
+                "created_at": iso(d.t),
+                "action": d.action,
+                "outcome": "successful" if d.error is None else "unsuccessful",
+                "error_message": d.error,
+                "auth_context": d.auth,
+                "user": {"id": d.user.id, "email": d.user.email},
+                "ip_address": d.ip,
+                "target": {"type": d.action.split(".", 1)[0], "id": d.target_id, "name": d.target_name},
+                "group": {"id": g.id, "name": g.name} if g is not None else None,
+                "project": {"name": d.project} if d.project is not None else None,
+                "package": {"name": d.package} if d.package is not None else None,
+                "version": {"name": d.version} if d.version is not None else None,
+                "request_id": reqs[d.req],
+                "details": d.details,
+            }
+        )
     return records, ids

@@ -39,7 +39,9 @@ FORMATS: dict[str, tuple[str, Callable[[Sequence[dict[str, object]]], bytes]]] =
 }
 
 
-def _zip_bytes(path: Path, members: list[tuple[str, bytes]], stamp: tuple[int, int, int, int, int, int]) -> None:
+def _zip_bytes(
+    path: Path, members: list[tuple[str, bytes]], stamp: tuple[int, int, int, int, int, int]
+) -> None:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members:
             info = zipfile.ZipInfo(name, date_time=stamp)

@@ -165,7 +165,12 @@ def ingest(
                     _RECORDS_BY_FORMAT.get(tally.format, _records_unknown)(con, lines)
                     parts.append(f"{_PART}{len(parts)}")
                     normalize_batch(
-                        con, _RECORDS, source=member.source, ordinal=ordinal, mapping=mapping, target=parts[-1]
+                        con,
+                        _RECORDS,
+                        source=member.source,
+                        ordinal=ordinal,
+                        mapping=mapping,
+                        target=parts[-1],
                     )
                 finally:
                     con.execute(f"DROP VIEW IF EXISTS {_RECORDS}")
@@ -250,7 +255,11 @@ def _settle(
     for t in tallies:
         good, bad = counts.get(t.ordinal, (0, 0))
         dup = int(dups.get(t.ordinal, 0))
-        sources.append(SourceReport(t.source, t.format, lines=t.lines, loaded=good - dup, duplicates=dup, quarantined=bad))
+        sources.append(
+            SourceReport(
+                t.source, t.format, lines=t.lines, loaded=good - dup, duplicates=dup, quarantined=bad
+            )
+        )
     report = LoadReport(sources=sources, quarantine=sample, skipped=skipped)
     for s in sources:
         if s.lines != s.loaded + s.duplicates + s.quarantined:  # an invariant, not a user error
@@ -293,4 +302,3 @@ def _progress_bar(enabled: bool):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     return tqdm(unit="B", unit_scale=True, desc="loading", leave=False, mininterval=0.5, delay=1.0)
-

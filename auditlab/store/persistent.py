@@ -75,7 +75,9 @@ class Store(Workspace):
     ``refresh`` picks up loads committed by other processes.
     """
 
-    def __init__(self, path: PathLike, *, mapping: Mapping | None = None, settings: Settings | None = None) -> None:
+    def __init__(
+        self, path: PathLike, *, mapping: Mapping | None = None, settings: Settings | None = None
+    ) -> None:
         self.path = Path(path)
         self._manifest: dict[str, Any] = {}
         super().__init__(mapping=mapping, settings=settings)
@@ -115,7 +117,9 @@ class Store(Workspace):
         cols = ", ".join(COLUMNS)
         self.con.execute(f"CREATE OR REPLACE VIEW events AS {self._scan(event_files, cols, '_empty_events')}")
         qcols = ", ".join(QUARANTINE_SCHEMA.names)
-        self.con.execute(f"CREATE OR REPLACE VIEW quarantine AS {self._scan(rejects, qcols, '_empty_quarantine')}")
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW quarantine AS {self._scan(rejects, qcols, '_empty_quarantine')}"
+        )
 
     @staticmethod
     def _scan(files: list[str], cols: str, empty: str) -> str:
@@ -254,7 +258,11 @@ class Store(Workspace):
 
 
 def open_store(
-    path: PathLike, *, create: bool = True, mapping: Mapping | str | None = None, settings: Settings | None = None
+    path: PathLike,
+    *,
+    create: bool = True,
+    mapping: Mapping | str | None = None,
+    settings: Settings | None = None,
 ) -> Store:
     """Open (or create) a persistent store in folder ``path``.
 
@@ -277,7 +285,9 @@ def open_store(
             raise StoreError(f"{root}: folder is not empty and is not an auditlab store")
         root.mkdir(parents=True, exist_ok=True)
         marker.write_text(
-            json.dumps({"format": "auditlab-store", "version": FORMAT_VERSION, "layout": "parquet, hive by day"}),
+            json.dumps(
+                {"format": "auditlab-store", "version": FORMAT_VERSION, "layout": "parquet, hive by day"}
+            ),
             encoding="utf-8",
         )
     if isinstance(mapping, str):

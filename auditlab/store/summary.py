@@ -67,7 +67,8 @@ def summarize(ws: Workspace, *, top: int = 20) -> Summary:
     ).fetchall()[0]
     by_action = dict(
         con.execute(
-            "SELECT action, count(*) n FROM events GROUP BY action ORDER BY n DESC, action LIMIT $top", {"top": top}
+            "SELECT action, count(*) n FROM events GROUP BY action ORDER BY n DESC, action LIMIT $top",
+            {"top": top},
         ).fetchall()
     )
     by_outcome = dict(

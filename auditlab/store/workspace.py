@@ -122,7 +122,11 @@ class Workspace:
 
     @classmethod
     def from_events(
-        cls, events: pa.Table | pl.DataFrame, *, mapping: Mapping | None = None, settings: Settings | None = None
+        cls,
+        events: pa.Table | pl.DataFrame,
+        *,
+        mapping: Mapping | None = None,
+        settings: Settings | None = None,
     ) -> Workspace:
         """A workspace holding canonical events given as a table (Arrow or Polars).
 
@@ -160,7 +164,12 @@ class Workspace:
             raise InputError("no input paths given")
         try:
             return ingest(
-                self.con, paths, existing="events", mapping=self.mapping, settings=self.settings, progress=progress
+                self.con,
+                paths,
+                existing="events",
+                mapping=self.mapping,
+                settings=self.settings,
+                progress=progress,
             )
         except BaseException:
             self._drop_new()
@@ -208,7 +217,11 @@ class Workspace:
         return self.con.sql("SELECT * FROM quarantine ORDER BY source, source_line")
 
     def query(
-        self, query: Query | str | None = None, *, allow_unknown_actions: bool = False, anchor: datetime | None = None
+        self,
+        query: Query | str | None = None,
+        *,
+        allow_unknown_actions: bool = False,
+        anchor: datetime | None = None,
     ) -> QueryResult:
         """Filter the events with the Portal filter model (a :class:`Query` or its text form).
 
@@ -267,5 +280,3 @@ def load(
     ws = Workspace(mapping=mapping, settings=settings)
     ws.add(*paths, strict=strict, progress=progress)
     return ws
-
-

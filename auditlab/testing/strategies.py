@@ -150,7 +150,9 @@ def _queries(cond: st.SearchStrategy[Condition], max_conditions: int) -> st.Sear
     @st.composite
     def build(draw: Any) -> Query:
         conds = draw(st.lists(cond, max_size=max_conditions))
-        if any(c.field == "resource_name" for c in conds) and not any(c.field == "resource_type" for c in conds):
+        if any(c.field == "resource_name" for c in conds) and not any(
+            c.field == "resource_type" for c in conds
+        ):
             op = draw(st.sampled_from(list(Op)))
             conds.insert(0, Condition("resource_type", op, [draw(st.sampled_from(TARGET_TYPES))]))
         return Query(conds, draw(time_ranges()), allow_unknown_actions=True)

@@ -15,7 +15,17 @@ from auditlab.investigations import INVESTIGATIONS
 
 SAMPLE = "data/samples/portal_audit_export.zip"
 INCIDENTS = json.loads(Path("data/samples/incidents.json").read_text(encoding="utf-8"))["incidents"]
-KEYS = ["investigation", "severity", "technique", "title", "entities", "first_seen", "last_seen", "count", "event_ids"]
+KEYS = [
+    "investigation",
+    "severity",
+    "technique",
+    "title",
+    "entities",
+    "first_seen",
+    "last_seen",
+    "count",
+    "event_ids",
+]
 FINDING_LINE = re.compile(
     r"  (info|low|medium|high|critical) +(T\d{4}(\.\d{3})?|-) +"
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \.\. \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+  \S.*"
@@ -59,7 +69,9 @@ def test_json_is_a_list_of_findings(as_json: list[dict[str, object]]) -> None:
 
 
 @pytest.mark.parametrize("incident", INCIDENTS, ids=[i["id"] for i in INCIDENTS])
-def test_json_reports_every_planted_incident(as_json: list[dict[str, object]], incident: dict[str, object]) -> None:
+def test_json_reports_every_planted_incident(
+    as_json: list[dict[str, object]], incident: dict[str, object]
+) -> None:
     """Each planted incident is a finding naming one of its users, starting within its span."""
     start, end = when(str(incident["start"])), when(str(incident["end"]))
     users = set(incident["users"])  # type: ignore[arg-type]
@@ -71,7 +83,9 @@ def test_json_reports_every_planted_incident(as_json: list[dict[str, object]], i
     assert matches, incident["expect"]
 
 
-def test_text_summary_groups_by_investigation(as_text: tuple[str, Path], as_json: list[dict[str, object]]) -> None:
+def test_text_summary_groups_by_investigation(
+    as_text: tuple[str, Path], as_json: list[dict[str, object]]
+) -> None:
     stdout, out = as_text
     lines = stdout.splitlines()
     headers = [line.split(":")[0] for line in lines if not line.startswith(" ")][: len(INVESTIGATIONS)]
@@ -81,7 +95,10 @@ def test_text_summary_groups_by_investigation(as_text: tuple[str, Path], as_json
     assert len(finding_lines) == len(as_json)
     assert lines[-2].startswith(f"{len(as_json)} findings (")
     assert lines[-1] == f"report written to {out}"
-    assert "  high     T1110.001  2026-10-14 03:41:24 .. 2026-10-14 03:49:33     14  Brute force against" in stdout
+    assert (
+        "  high     T1110.001  2026-10-14 03:41:24 .. 2026-10-14 03:49:33     14  Brute force against"
+        in stdout
+    )
 
 
 def test_report_file(as_text: tuple[str, Path], as_json: list[dict[str, object]]) -> None:
@@ -105,7 +122,9 @@ def test_json_with_out_keeps_stdout_json(tmp_path: Path) -> None:
 
 
 def test_scope_narrows_the_investigation() -> None:
-    result = run(SAMPLE, "--only", "failed_logins", "--start", "2026-10-14T00:00:00Z", "--end", "2026-10-15T00:00:00Z")
+    result = run(
+        SAMPLE, "--only", "failed_logins", "--start", "2026-10-14T00:00:00Z", "--end", "2026-10-15T00:00:00Z"
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "failed_logins: Failed logins - 1 finding",
@@ -180,7 +199,11 @@ def test_reads_a_persistent_store(tmp_path: Path) -> None:
     result = run("--store", store, "--only", "failed_logins", "--json")
     assert result.exit_code == 0, result.output
     (finding,) = json.loads(result.stdout)
-    assert (finding["technique"], finding["entities"]["user"], finding["count"]) == ("T1110.001", ["bob@x.example"], 5)
+    assert (finding["technique"], finding["entities"]["user"], finding["count"]) == (
+        "T1110.001",
+        ["bob@x.example"],
+        5,
+    )
     assert sorted(finding["event_ids"]) == ["f0", "f1", "f2", "f3", "f4"]
     both = run(str(export), "--store", store)
     assert both.exit_code == 2 and "give --store DIR or PATH..., not both" in both.output

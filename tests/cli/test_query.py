@@ -11,12 +11,32 @@ from click.testing import CliRunner
 from auditlab.cli import main
 
 LINES = [
-    {"id": "e1", "timestamp": "2026-10-01T10:00:00Z", "action": "user.login", "outcome": "successful",
-     "user_email": "alice@example.com", "auth_context": "PORTAL", "ip_address": "10.0.0.1"},
-    {"id": "e2", "timestamp": "2026-10-01T11:00:00Z", "action": "user.login", "outcome": "unsuccessful",
-     "user_email": "Alice@Example.COM", "auth_context": "API", "ip_address": "10.0.0.2"},
-    {"id": "e3", "timestamp": "2026-09-01T11:00:00Z", "action": "user.logout", "outcome": "successful",
-     "user_email": "bob@example.com", "ip_address": "10.0.0.3"},
+    {
+        "id": "e1",
+        "timestamp": "2026-10-01T10:00:00Z",
+        "action": "user.login",
+        "outcome": "successful",
+        "user_email": "alice@example.com",
+        "auth_context": "PORTAL",
+        "ip_address": "10.0.0.1",
+    },
+    {
+        "id": "e2",
+        "timestamp": "2026-10-01T11:00:00Z",
+        "action": "user.login",
+        "outcome": "unsuccessful",
+        "user_email": "Alice@Example.COM",
+        "auth_context": "API",
+        "ip_address": "10.0.0.2",
+    },
+    {
+        "id": "e3",
+        "timestamp": "2026-09-01T11:00:00Z",
+        "action": "user.logout",
+        "outcome": "successful",
+        "user_email": "bob@example.com",
+        "ip_address": "10.0.0.3",
+    },
 ]
 
 

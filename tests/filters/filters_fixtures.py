@@ -15,14 +15,68 @@ INJECT_2 = "x'); DROP TABLE events; --"
 
 # event_id, timestamp, action, outcome, user_email, auth_context, resource_type, resource_name, group_name, ip
 ROWS = [
-    ("e1", "2026-10-01T10:00:00", "user.login", "success", "alice@example.com", "portal", "user", "alice", None, "10.0.0.1"),
-    ("e2", "2026-10-01T11:00:00", "user.login", "failure", "Alice@Example.COM", "api", "user", None, None, "10.0.0.2"),
+    (
+        "e1",
+        "2026-10-01T10:00:00",
+        "user.login",
+        "success",
+        "alice@example.com",
+        "portal",
+        "user",
+        "alice",
+        None,
+        "10.0.0.1",
+    ),
+    (
+        "e2",
+        "2026-10-01T11:00:00",
+        "user.login",
+        "failure",
+        "Alice@Example.COM",
+        "api",
+        "user",
+        None,
+        None,
+        "10.0.0.2",
+    ),
     ("e3", "2026-10-01T12:00:00", "user.pat.revoked", None, None, None, None, None, None, None),
-    ("e4", "2026-09-20T00:00:00", "project.created", "success", "bob@example.org", "portal", "project", INJECT_1, "Team A", "10.0.0.1"),
-    ("e5", "2026-10-02T00:00:00", "user.logout", "failure", "İnci@x.org", "api", "group", INJECT_2, INJECT_1, "2001:db8::1"),
+    (
+        "e4",
+        "2026-09-20T00:00:00",
+        "project.created",
+        "success",
+        "bob@example.org",
+        "portal",
+        "project",
+        INJECT_1,
+        "Team A",
+        "10.0.0.1",
+    ),
+    (
+        "e5",
+        "2026-10-02T00:00:00",
+        "user.logout",
+        "failure",
+        "İnci@x.org",
+        "api",
+        "group",
+        INJECT_2,
+        INJECT_1,
+        "2001:db8::1",
+    ),
 ]
-NAMES = ["event_id", "timestamp", "action", "outcome", "user_email", "auth_context", "resource_type",
-         "resource_name", "group_name", "ip_address"]
+NAMES = [
+    "event_id",
+    "timestamp",
+    "action",
+    "outcome",
+    "user_email",
+    "auth_context",
+    "resource_type",
+    "resource_name",
+    "group_name",
+    "ip_address",
+]
 NEWEST = datetime(2026, 10, 2, tzinfo=UTC)
 
 
@@ -31,8 +85,12 @@ def make_frame() -> pl.DataFrame:
     cols["timestamp"] = [datetime.fromisoformat(t).replace(tzinfo=UTC) for t in cols["timestamp"]]
     cols["source"] = ["fixture"] * len(ROWS)
     cols["source_line"] = list(range(1, len(ROWS) + 1))
-    schema = {f.name: pl.Datetime("us", "UTC") if f.name == "timestamp" else
-              (pl.Int64 if f.name == "source_line" else pl.String) for f in EVENTS_SCHEMA}
+    schema = {
+        f.name: pl.Datetime("us", "UTC")
+        if f.name == "timestamp"
+        else (pl.Int64 if f.name == "source_line" else pl.String)
+        for f in EVENTS_SCHEMA
+    }
     return pl.DataFrame({n: cols.get(n, [None] * len(ROWS)) for n in schema}, schema=schema)
 
 

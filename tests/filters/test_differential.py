@@ -51,7 +51,15 @@ def test_sql_and_polars_agree_on_the_sample_data() -> None:
     anchor = newest + timedelta(microseconds=1)
     pools = {
         f: [v for v in frame[f].drop_nulls().unique().sort().to_list()[:6]]
-        for f in ("action", "outcome", "user_email", "auth_context", "resource_type", "ip_address", "group_name")
+        for f in (
+            "action",
+            "outcome",
+            "user_email",
+            "auth_context",
+            "resource_type",
+            "ip_address",
+            "group_name",
+        )
     }
 
     @settings(max_examples=60, deadline=None)

@@ -14,8 +14,11 @@ def test_all_is_sorted_and_importable() -> None:
         return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
     assert filters.__all__ == sorted(filters.__all__, key=kind)
-    public = {n for n in dir(filters) if not n.startswith("_") and n not in {"annotations", "fields", "model",
-              "serde", "text", "to_portal"}}
+    public = {
+        n
+        for n in dir(filters)
+        if not n.startswith("_") and n not in {"annotations", "fields", "model", "serde", "text", "to_portal"}
+    }
     assert public == set(filters.__all__)
     assert callable(filters.to_sql) and callable(filters.to_polars)  # the functions, not their modules
 

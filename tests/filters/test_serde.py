@@ -20,8 +20,10 @@ from auditlab.testing.strategies import queries
 
 
 def test_shape_is_pinned() -> None:
-    q = parse_query('user_email is A@B.c; resource_type is_any user; resource_name is "x,y"; '
-                    "since 2026-10-01T00:00:00.25Z")
+    q = parse_query(
+        'user_email is A@B.c; resource_type is_any user; resource_name is "x,y"; '
+        "since 2026-10-01T00:00:00.25Z"
+    )
     assert query_to_dict(q) == {
         "version": 1,
         "conditions": [
@@ -42,9 +44,9 @@ def test_query_methods_delegate() -> None:
 
 def test_missing_keys_take_defaults() -> None:
     assert query_from_dict({}) == Query()
-    assert query_from_json('{"conditions": [{"field": "Outcome", "op": "is not", "values": ["successful"]}]}') == (
-        parse_query("outcome is_not success; since 24h")
-    )
+    assert query_from_json(
+        '{"conditions": [{"field": "Outcome", "op": "is not", "values": ["successful"]}]}'
+    ) == (parse_query("outcome is_not success; since 24h"))
 
 
 @pytest.mark.parametrize(
@@ -55,13 +57,37 @@ def test_missing_keys_take_defaults() -> None:
         ('{"version": 2}', QueryError, "unsupported query format version 2"),
         ('{"extra": 1}', QueryError, "unknown query keys: extra"),
         ('{"conditions": {}}', QueryError, "'conditions' must be a list"),
-        ('{"conditions": [{"field": "action", "op": "is"}]}', QueryError, "needs exactly field, op and values"),
-        ('{"conditions": [{"field": "action", "op": "is", "values": "x"}]}', QueryError, "values must be a list"),
-        ('{"conditions": [{"field": "colour", "op": "is", "values": ["x"]}]}', UnknownFieldError, "unknown field 'colour'"),
-        ('{"conditions": [{"field": "action", "op": "like", "values": ["x"]}]}', OperatorError, "unknown operator 'like'"),
-        ('{"conditions": [{"field": "action", "op": "is", "values": [1]}]}', QueryError, "values must be strings, got 1"),
+        (
+            '{"conditions": [{"field": "action", "op": "is"}]}',
+            QueryError,
+            "needs exactly field, op and values",
+        ),
+        (
+            '{"conditions": [{"field": "action", "op": "is", "values": "x"}]}',
+            QueryError,
+            "values must be a list",
+        ),
+        (
+            '{"conditions": [{"field": "colour", "op": "is", "values": ["x"]}]}',
+            UnknownFieldError,
+            "unknown field 'colour'",
+        ),
+        (
+            '{"conditions": [{"field": "action", "op": "like", "values": ["x"]}]}',
+            OperatorError,
+            "unknown operator 'like'",
+        ),
+        (
+            '{"conditions": [{"field": "action", "op": "is", "values": [1]}]}',
+            QueryError,
+            "values must be strings, got 1",
+        ),
         ('{"time_range": {"preset": "90d"}}', QueryError, "unknown time range '90d'"),
-        ('{"time_range": {"preset": "7d", "start": "2026-01-01"}}', QueryError, "time range '7d' takes no start or end"),
+        (
+            '{"time_range": {"preset": "7d", "start": "2026-01-01"}}',
+            QueryError,
+            "time range '7d' takes no start or end",
+        ),
         ('{"time_range": {"preset": "custom", "start": 5}}', QueryError, "not a date-time: 5"),
         ('{"allow_unknown_actions": "yes"}', QueryError, "'allow_unknown_actions' must be true or false"),
     ],

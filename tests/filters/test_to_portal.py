@@ -14,29 +14,53 @@ from auditlab.testing.strategies import pool_queries
 
 CASES = [
     # text, API filters, residual text
-    ("action is_not_any user.login,user.logout; all time",
-     [{"filter_by": "action", "operation": "is_not_any", "values": ["user.login", "user.logout"]}], "all time"),
-    ("outcome is successful; auth_context is Portal; user_email is A@b.c; all time",
-     [{"filter_by": "outcome", "operation": "is", "values": ["successful"]},
-      {"filter_by": "auth_context", "operation": "is", "values": ["portal"]},
-      {"filter_by": "user_email", "operation": "is", "values": ["A@b.c"]}], "all time"),
+    (
+        "action is_not_any user.login,user.logout; all time",
+        [{"filter_by": "action", "operation": "is_not_any", "values": ["user.login", "user.logout"]}],
+        "all time",
+    ),
+    (
+        "outcome is successful; auth_context is Portal; user_email is A@b.c; all time",
+        [
+            {"filter_by": "outcome", "operation": "is", "values": ["successful"]},
+            {"filter_by": "auth_context", "operation": "is", "values": ["portal"]},
+            {"filter_by": "user_email", "operation": "is", "values": ["A@b.c"]},
+        ],
+        "all time",
+    ),
     ("outcome is_not failure; all time", [], "outcome is_not failure; all time"),
     ("outcome is_any success,failure; all time", [], "outcome is_any success,failure; all time"),
-    ("group_id is_any g1,g2; group_id is_not g3; all time",
-     [{"filter_by": "group_id", "operation": "is_any", "values": ["g1", "g2"]}], "group_id is_not g3; all time"),
-    ("user_id is u1; request_id is q1; resource_id is r1; all time",
-     [{"filter_by": "user_id", "operation": "is", "values": ["u1"]},
-      {"filter_by": "request_id", "operation": "is", "values": ["q1"]},
-      {"filter_by": "resource_id", "operation": "is", "values": ["r1"]}], "all time"),
+    (
+        "group_id is_any g1,g2; group_id is_not g3; all time",
+        [{"filter_by": "group_id", "operation": "is_any", "values": ["g1", "g2"]}],
+        "group_id is_not g3; all time",
+    ),
+    (
+        "user_id is u1; request_id is q1; resource_id is r1; all time",
+        [
+            {"filter_by": "user_id", "operation": "is", "values": ["u1"]},
+            {"filter_by": "request_id", "operation": "is", "values": ["q1"]},
+            {"filter_by": "resource_id", "operation": "is", "values": ["r1"]},
+        ],
+        "all time",
+    ),
     ("user_id is_any u1,u2; all time", [], "user_id is_any u1,u2; all time"),
-    ("action is user.login; action is_not user.logout; all time",
-     [{"filter_by": "action", "operation": "is", "values": ["user.login"]}], "action is_not user.logout; all time"),
-    ("ip_address is 10.0.0.1; group_name is Team A; project_name is p; package_name is k; all time", [],
-     "ip_address is 10.0.0.1; group_name is Team A; project_name is p; package_name is k; all time"),
+    (
+        "action is user.login; action is_not user.logout; all time",
+        [{"filter_by": "action", "operation": "is", "values": ["user.login"]}],
+        "action is_not user.logout; all time",
+    ),
+    (
+        "ip_address is 10.0.0.1; group_name is Team A; project_name is p; package_name is k; all time",
+        [],
+        "ip_address is 10.0.0.1; group_name is Team A; project_name is p; package_name is k; all time",
+    ),
     # A residual Target Name keeps its Target Type condition, so the residual is a valid query.
-    ("resource_type is project; resource_name is p1; since 7d",
-     [{"filter_by": "resource_type", "operation": "is", "values": ["project"]}],
-     "resource_type is project; resource_name is p1; since 7d"),
+    (
+        "resource_type is project; resource_name is p1; since 7d",
+        [{"filter_by": "resource_type", "operation": "is", "values": ["project"]}],
+        "resource_type is project; resource_name is p1; since 7d",
+    ),
 ]
 
 
@@ -77,16 +101,22 @@ def test_resource_name_to_id_needs_one_id() -> None:
 def test_time_range_for_the_api() -> None:
     anchor = datetime(2026, 10, 2, 12, tzinfo=UTC)
     assert to_portal_range(parse_query("since 7d"), anchor=anchor) == {
-        "datetime_start": "2026-09-25T12:00:00Z", "datetime_end": "2026-10-02T12:00:00Z"}
-    assert to_portal_range(parse_query("since 2026-01-01T00:00:00Z")) == {"datetime_start": "2026-01-01T00:00:00Z"}
+        "datetime_start": "2026-09-25T12:00:00Z",
+        "datetime_end": "2026-10-02T12:00:00Z",
+    }
+    assert to_portal_range(parse_query("since 2026-01-01T00:00:00Z")) == {
+        "datetime_start": "2026-01-01T00:00:00Z"
+    }
     assert to_portal_range(parse_query("all time")) == {}
 
 
 def _api_apply(con, filters) -> set[str]:
     """Apply API filters locally, the way the Portal is assumed to (canonical values)."""
     back = {f: {v: k for k, v in FIELDS[f].api_values.items()} for f in FIELDS}
-    conds = [Condition(f["filter_by"], f["operation"], [back[f["filter_by"]].get(v, v) for v in f["values"]])
-             for f in filters]
+    conds = [
+        Condition(f["filter_by"], f["operation"], [back[f["filter_by"]].get(v, v) for v in f["values"]])
+        for f in filters
+    ]
     return sql_ids(con, Query(conds, "all", allow_unknown_actions=True))
 
 

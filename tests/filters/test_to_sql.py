@@ -39,7 +39,9 @@ def test_case_table_matches_the_same_events_in_duckdb_and_polars(case, con, fram
 
 @pytest.mark.parametrize("value", [INJECT_1, INJECT_2, "a' OR 'a'='a", "\\'; SELECT 1; --", '"; --'])
 def test_values_never_enter_the_sql_text(value: str) -> None:
-    q = Query([Condition("resource_type", "is", "group"), Condition("resource_name", "is_any", [value, "x"])], "all")
+    q = Query(
+        [Condition("resource_type", "is", "group"), Condition("resource_name", "is_any", [value, "x"])], "all"
+    )
     sql, params = to_sql(q)
     assert value not in sql and "'" not in sql.replace("'ABCDEFGHIJKLMNOPQRSTUVWXYZ'", "")
     assert params == ["group", value, "x"]
@@ -51,7 +53,10 @@ def test_values_never_enter_the_sql_text(value: str) -> None:
         (f"resource_type is project; resource_name is {INJECT_1}; all time", {"e4"}),
         (f"group_name is {INJECT_1}; all time", {"e5"}),
         ('resource_type is group; resource_name is "x\'); DROP TABLE events; --"; all time', {"e5"}),
-        ("resource_type is_any user,project,group; resource_name is_not_any \"x'); DROP TABLE events; --\",\"' OR 1=1 --\"; all time", {"e1", "e2"}),
+        (
+            'resource_type is_any user,project,group; resource_name is_not_any "x\'); DROP TABLE events; --","\' OR 1=1 --"; all time',
+            {"e1", "e2"},
+        ),
     ],
 )
 def test_injection_strings_match_literally_and_the_table_survives(con, text: str, expected: set[str]) -> None:
@@ -63,7 +68,9 @@ def test_plain_sql_not_equal_drops_nulls_but_is_not_keeps_them(con, frame) -> No
     # The engines' own != and NOT IN drop NULLs: the reason is_not/is_not_any add "IS NULL OR".
     naive = {r[0] for r in con.execute("SELECT event_id FROM events WHERE outcome <> 'failure'").fetchall()}
     assert naive == {"e1", "e4"}
-    naive_in = {r[0] for r in con.execute("SELECT event_id FROM events WHERE outcome NOT IN ('failure')").fetchall()}
+    naive_in = {
+        r[0] for r in con.execute("SELECT event_id FROM events WHERE outcome NOT IN ('failure')").fetchall()
+    }
     assert naive_in == {"e1", "e4"}
     import polars as pl
 

@@ -34,7 +34,9 @@ def test_registry_points_at_functions_of_the_same_name() -> None:
 
 
 def test_unknown_name() -> None:
-    with pytest.raises(QueryError, match="unknown investigation 'nope'; known: failed_logins, pat_revocations"):
+    with pytest.raises(
+        QueryError, match="unknown investigation 'nope'; known: failed_logins, pat_revocations"
+    ):
         get_investigation("nope")
 
 
@@ -57,7 +59,9 @@ def test_run_all_scope_and_names(sample_ws: Workspace) -> None:
 def test_run_all_passes_parameters(sample_ws: Workspace, results: list[InvestigationResult]) -> None:
     """Thresholds reach the named investigation: at 20 failures the 14-failure brute force is no finding."""
     default = next(r for r in results if r.name == "failed_logins")
-    (strict,) = run_all(sample_ws, names=["failed_logins"], params={"failed_logins": {"brute_force_failures": 20}})
+    (strict,) = run_all(
+        sample_ws, names=["failed_logins"], params={"failed_logins": {"brute_force_failures": 20}}
+    )
     assert "T1110.001" in [f.technique for f in default.findings]
     assert "T1110.001" not in [f.technique for f in strict.findings]
     assert strict.parameters["brute_force_failures"] == 20
@@ -85,17 +89,25 @@ def test_all_findings_order(results: list[InvestigationResult]) -> None:
 def test_all_findings_ties_break_by_investigation_then_title() -> None:
     t = datetime(2026, 10, 1, tzinfo=UTC)
     mk = lambda inv, title: Finding(inv, "high", None, title, {}, t, t, 1)  # noqa: E731
-    res = [InvestigationResult("b", "B", {}, [mk("b", "z")]), InvestigationResult("a", "A", {}, [mk("a", "y"), mk("a", "x")])]
+    res = [
+        InvestigationResult("b", "B", {}, [mk("b", "z")]),
+        InvestigationResult("a", "A", {}, [mk("a", "y"), mk("a", "x")]),
+    ]
     assert [(f.investigation, f.title) for f in all_findings(res)] == [("a", "x"), ("a", "y"), ("b", "z")]
 
 
-def test_evidence_lists_the_events_of_a_finding(sample_ws: Workspace, results: list[InvestigationResult]) -> None:
+def test_evidence_lists_the_events_of_a_finding(
+    sample_ws: Workspace, results: list[InvestigationResult]
+) -> None:
     brute_force = next(f for r in results for f in r.findings if f.technique == "T1110.001")
     frame = evidence(sample_ws, brute_force)
     assert frame.columns[:3] == ["timestamp", "action", "outcome"]
     assert sorted(frame["event_id"]) == sorted(brute_force.event_ids)
     assert frame["timestamp"].is_sorted()
-    assert frame["error_message"].value_counts(sort=True).rows() == [("Invalid credentials", 12), ("Account locked", 2)]
+    assert frame["error_message"].value_counts(sort=True).rows() == [
+        ("Invalid credentials", 12),
+        ("Account locked", 2),
+    ]
 
 
 @pytest.mark.parametrize("columns", [["timestamp", "x; DROP TABLE events"], []])

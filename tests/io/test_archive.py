@@ -69,12 +69,39 @@ def raw_zip(entries: list[dict], *, pad: int = 0) -> bytes:
         csize = e.get("csize", len(e["payload"]))
         offset = e.get("offset", len(out))
         out += struct.pack(
-            "<4s5H3L2H", b"PK\x03\x04", 20, flags, e["method"], 0, 0x21, e["crc"], csize, e["size"], len(name), 0
+            "<4s5H3L2H",
+            b"PK\x03\x04",
+            20,
+            flags,
+            e["method"],
+            0,
+            0x21,
+            e["crc"],
+            csize,
+            e["size"],
+            len(name),
+            0,
         )
         out += name + e["payload"]
         central += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, e["method"], 0, 0x21, e["crc"], csize, e["size"],
-            len(name), 0, 0, 0, 0, 0, offset,
+            "<4s6H3L5H2L",
+            b"PK\x01\x02",
+            20,
+            20,
+            flags,
+            e["method"],
+            0,
+            0x21,
+            e["crc"],
+            csize,
+            e["size"],
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
         )
         central += name
     out += bytes(pad)
@@ -146,8 +173,18 @@ def test_one_plain_file(tmp_path: Path) -> None:
 
 
 def test_directory_is_walked_sorted_skipping_hidden_and_macosx(tmp_path: Path) -> None:
-    for rel in ["b.ndjson", "a/z.ndjson", "a.ndjson", "a/b/c.ndjson", ".hidden.ndjson", ".git/x.ndjson",
-                "__MACOSX/._a.ndjson", "a/._resource.ndjson", "sub/__MACOSX/x.ndjson", "c.log"]:
+    for rel in [
+        "b.ndjson",
+        "a/z.ndjson",
+        "a.ndjson",
+        "a/b/c.ndjson",
+        ".hidden.ndjson",
+        ".git/x.ndjson",
+        "__MACOSX/._a.ndjson",
+        "a/._resource.ndjson",
+        "sub/__MACOSX/x.ndjson",
+        "c.log",
+    ]:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(rel.encode() + b"\n")
@@ -233,14 +270,23 @@ def test_zip_methods_and_gzip_members(tmp_path: Path, method: int) -> None:
         [("audit/a.ndjson", DATA), ("audit/b.ndjson.gz", gzip.compress(DATA)), ("c.ndjson", b"")],
         method,
     )
-    assert members_of(p) == [(f"{p}!audit/a.ndjson", DATA), (f"{p}!audit/b.ndjson.gz", DATA), (f"{p}!c.ndjson", b"")]
+    assert members_of(p) == [
+        (f"{p}!audit/a.ndjson", DATA),
+        (f"{p}!audit/b.ndjson.gz", DATA),
+        (f"{p}!c.ndjson", b""),
+    ]
 
 
 def test_zip_skips_directories_and_macos_noise_but_keeps_manifest(tmp_path: Path) -> None:
     p = write_zip(
         tmp_path / "x.zip",
-        [("audit/", b""), ("audit/log.ndjson", DATA), ("__MACOSX/audit/._log.ndjson", b"\x00\x05junk"),
-         (".DS_Store", b"junk"), ("manifest.json", b'{"files": []}')],
+        [
+            ("audit/", b""),
+            ("audit/log.ndjson", DATA),
+            ("__MACOSX/audit/._log.ndjson", b"\x00\x05junk"),
+            (".DS_Store", b"junk"),
+            ("manifest.json", b'{"files": []}'),
+        ],
     )
     assert [m.source for m in iter_members(p)] == [f"{p}!audit/log.ndjson", f"{p}!manifest.json"]
 
@@ -252,7 +298,9 @@ def test_empty_zip_has_no_members(tmp_path: Path) -> None:
 
 def test_zip_inside_zip_one_level(tmp_path: Path) -> None:
     inner = zip_bytes([("deep/x.ndjson", DATA), ("deep/y.ndjson.gz", gzip.compress(DATA))], zipfile.ZIP_BZIP2)
-    p = write_zip(tmp_path / "outer.zip", [("first.ndjson", b"{}\n"), ("nested/inner.zip", inner), ("z.ndjson", b"z\n")])
+    p = write_zip(
+        tmp_path / "outer.zip", [("first.ndjson", b"{}\n"), ("nested/inner.zip", inner), ("z.ndjson", b"z\n")]
+    )
     got = members_of(p)
     assert got == [
         (f"{p}!first.ndjson", b"{}\n"),
@@ -262,7 +310,9 @@ def test_zip_inside_zip_one_level(tmp_path: Path) -> None:
     ]
     m = list(iter_members(p))[1]
     assert m.inner == "deep/x.ndjson"
-    assert [c for _, c in iter_chunks(m, chunk_bytes=4096)] and b"".join(c for _, c in iter_chunks(m, chunk_bytes=4096)) == DATA
+    assert [c for _, c in iter_chunks(m, chunk_bytes=4096)] and b"".join(
+        c for _, c in iter_chunks(m, chunk_bytes=4096)
+    ) == DATA
 
 
 def test_zip_two_levels_deep_is_not_opened(tmp_path: Path) -> None:
@@ -315,7 +365,13 @@ def test_traversal_names_are_read_in_memory_and_labelled_safely(tmp_path: Path, 
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
     entries = [
-        {"name": name, "payload": b"%d\n" % i, "method": 0, "size": len(b"%d\n" % i), "crc": zlib.crc32(b"%d\n" % i)}
+        {
+            "name": name,
+            "payload": b"%d\n" % i,
+            "method": 0,
+            "size": len(b"%d\n" % i),
+            "crc": zlib.crc32(b"%d\n" % i),
+        }
         for i, (name, _) in enumerate(EVIL_NAMES)
     ]
     p = work / "evil.zip"
@@ -336,7 +392,11 @@ def test_repeated_member_names_get_distinct_sources(tmp_path: Path) -> None:
     ]
     p = tmp_path / "dup.zip"
     p.write_bytes(raw_zip(entries))
-    assert members_of(p) == [(f"{p}!a.ndjson", b"1\n"), (f"{p}!a.ndjson#2", b"2\n"), (f"{p}!a.ndjson#3", b"3\n")]
+    assert members_of(p) == [
+        (f"{p}!a.ndjson", b"1\n"),
+        (f"{p}!a.ndjson#2", b"2\n"),
+        (f"{p}!a.ndjson#3", b"3\n"),
+    ]
 
 
 # --------------------------------------------------------------------------- corrupt input
@@ -387,10 +447,23 @@ CORRUPT_AT_READING = [
     ("header-says-bigger.zip", raw_zip([stored("a.ndjson", DATA, size=len(DATA) + 1)]), "header says"),
     ("encrypted.zip", raw_zip([stored("a.ndjson", DATA, flags=1)]), "encrypted"),
     ("deflate64.zip", raw_zip([stored("a.ndjson", DATA, method=9)]), "method 9 is not supported"),
-    ("bad-lzma-props.zip", raw_zip([stored("a.ndjson", b"\x09\x04\x05\x00\xff\x00\x00\x10\x00" + b"\x00" * 30,
-                                          method=14, size=10)]), "LZMA properties"),
-    ("bad-bzip2.zip", raw_zip([stored("a.ndjson", b"BZh9" + os.urandom(200), method=12, size=10)]), "corrupt"),
-    ("gz-in-zip-truncated.zip", raw_zip([stored("a.ndjson.gz", gzip.compress(DATA)[:-30])]), "corrupt or truncated"),
+    (
+        "bad-lzma-props.zip",
+        raw_zip(
+            [stored("a.ndjson", b"\x09\x04\x05\x00\xff\x00\x00\x10\x00" + b"\x00" * 30, method=14, size=10)]
+        ),
+        "LZMA properties",
+    ),
+    (
+        "bad-bzip2.zip",
+        raw_zip([stored("a.ndjson", b"BZh9" + os.urandom(200), method=12, size=10)]),
+        "corrupt",
+    ),
+    (
+        "gz-in-zip-truncated.zip",
+        raw_zip([stored("a.ndjson.gz", gzip.compress(DATA)[:-30])]),
+        "corrupt or truncated",
+    ),
 ]
 
 
@@ -531,7 +604,9 @@ def bombs(tmp_path_factory) -> dict[str, Path]:
     files = {
         "deflate": deflate_zip,
         "bzip2": zip_of("bomb.ndjson", bzip2_zeros(mid), 12),
-        "lzma": raw_zip([{"name": "bomb.ndjson", "payload": lzma_zip_payload(mid), "method": 14, "flags": 2, **lie}]),
+        "lzma": raw_zip(
+            [{"name": "bomb.ndjson", "payload": lzma_zip_payload(mid), "method": 14, "flags": 2, **lie}]
+        ),
         "gzip": gzip_zeros(big),
         "gzip-in-zip": zip_of("bomb.ndjson.gz", gzip_zeros(big), 0),
         "zip-in-zip": raw_zip([stored("inner.zip", deflate_zip)]),  # honest outer, lying inner
@@ -566,7 +641,9 @@ def test_bomb_refused_by_ratio(bombs, kind: str) -> None:
 def test_bomb_refused_by_member_limit(bombs, kind: str) -> None:
     s = Settings(max_ratio=1e12, max_member_bytes=16 * MiB)
     [m] = iter_members(bombs[kind], settings=s)
-    with pytest.raises(UnsafeArchiveError, match=r"decompresses past max_member_bytes \(16777216 bytes\)") as info:
+    with pytest.raises(
+        UnsafeArchiveError, match=r"decompresses past max_member_bytes \(16777216 bytes\)"
+    ) as info:
         read_member(m)
     assert info.value.source == f"{bombs[kind]}{BOMB_SOURCES[kind]}"
 
@@ -731,8 +808,12 @@ class ShortReads(io.RawIOBase):
 
 
 lines_st = st.lists(
-    st.one_of(st.just(b""), st.just(b"\r"), st.binary(min_size=1, max_size=30).map(lambda b: b.replace(b"\n", b"")),
-              st.binary(min_size=40, max_size=200).map(lambda b: b.replace(b"\n", b"x"))),
+    st.one_of(
+        st.just(b""),
+        st.just(b"\r"),
+        st.binary(min_size=1, max_size=30).map(lambda b: b.replace(b"\n", b"")),
+        st.binary(min_size=40, max_size=200).map(lambda b: b.replace(b"\n", b"x")),
+    ),
     max_size=40,
 )
 
@@ -746,7 +827,9 @@ lines_st = st.lists(
     reads=st.lists(st.integers(min_value=1, max_value=70), min_size=1, max_size=5),
 )
 def test_chunks_match_greedy_reference(lines, trailing_newline, bom, size, reads) -> None:
-    content = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
+    content = (
+        (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
+    )
     got = list(_chunks(ShortReads(content, reads), size))  # type: ignore[arg-type]
     assert got in (reference_chunks(content, size), reference_chunks(content, size, last_alone=True))
     body = content[3:] if content.startswith(b"\xef\xbb\xbf") else content

@@ -16,10 +16,10 @@ FORMAT_CASES = [
     # NDJSON
     ('{"action": "login"}\n', "ndjson"),
     ('{"a":1}', "ndjson"),
-    ("  \t{\"a\": 1}", "ndjson"),
-    ("\n\n\r\n  \n{\"a\": 1}\n", "ndjson"),
-    ("\ufeff{\"a\": 1}\n", "ndjson"),
-    ("\ufeff\r\n\r\n{\"a\": 1}\r\n", "ndjson"),
+    ('  \t{"a": 1}', "ndjson"),
+    ('\n\n\r\n  \n{"a": 1}\n', "ndjson"),
+    ('\ufeff{"a": 1}\n', "ndjson"),
+    ('\ufeff\r\n\r\n{"a": 1}\r\n', "ndjson"),
     ('{"truncated head without newline', "ndjson"),
     ('{"msg": "CEF:0|a|b|c|d|e|f|"}', "ndjson"),
     # CEF, bare
@@ -44,7 +44,7 @@ FORMAT_CASES = [
     ("", "unknown"),
     ("\n\n  \r\n", "unknown"),
     ("\ufeff", "unknown"),
-    ("[{\"a\": 1}]", "unknown"),
+    ('[{"a": 1}]', "unknown"),
     ("timestamp,action,user\n2024-01-01,login,a\n", "unknown"),
     ("hello world!", "unknown"),
     ("this is not cef", "unknown"),
@@ -52,10 +52,13 @@ FORMAT_CASES = [
     ("cef:0|lower|case|1|2|3|4|", "unknown"),
     ("x|y CEF:0|a|b|c|d|e|f|", "unknown"),  # a pipe before the header: not a syslog prefix
     ("<xml/>", "unknown"),
-    ("second line is JSON\n{\"a\": 1}", "ndjson"),
-    ("null\n[1]\n{\"a\": 1}\n{\"a\": 2}", "ndjson"),
+    ('second line is JSON\n{"a": 1}', "ndjson"),
+    ('null\n[1]\n{"a": 1}\n{"a": 2}', "ndjson"),
     ("{junk\nCEF:0|a|b|c|d|e|1|x=1\nCEF:0|a|b|c|d|e|1|x=2", "cef"),  # most recognised lines win
-    ("CEF:0|a|b|c|d|e|1|x=1\n{\"a\": 1}", "cef"),  # a tie: the earlier format  # the recognised lines of the head vote: junk first lines do not hide a log
+    (
+        'CEF:0|a|b|c|d|e|1|x=1\n{"a": 1}',
+        "cef",
+    ),  # a tie: the earlier format  # the recognised lines of the head vote: junk first lines do not hide a log
     ("A" * 2000 + " " + CEF.decode(), "unknown"),  # header too far into the line
 ]
 
@@ -68,7 +71,7 @@ def test_sniff_format(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
-        (b"\xff\xfe{\x00\"\x00", "unknown"),  # UTF-16 is not read
+        (b'\xff\xfe{\x00"\x00', "unknown"),  # UTF-16 is not read
         (b"\x00\x01\x02\x03binary", "unknown"),
         (b"\x1f\x8b\x08\x00", "unknown"),  # still compressed: the caller decompresses first
         (b"\xef\xbb\xbf\xef\xbb\xbf{", "unknown"),  # only one BOM is stripped

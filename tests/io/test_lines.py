@@ -22,7 +22,14 @@ def test_empty_chunk():
     assert split_lines(b"").num_rows == 0
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=20), max_size=30))
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_characters="\n\r", blacklist_categories=("Cs",)), max_size=20
+        ),
+        max_size=30,
+    )
+)
 def test_lines_round_trip(lines):
     data = "\n".join(lines).encode()
     t = split_lines(data)

@@ -84,8 +84,10 @@ def test_offset_timestamps_are_utc(tmp_path):
 def test_profile_overrides_mapping(tmp_path):
     profile = tmp_path / "profile.toml"
     profile.write_text('[aliases]\nuser_email = ["operator.mail"]\naction = ["what"]\n')
-    path = write_lines(tmp_path / "p.ndjson", [json.dumps({"id": "1", "ts": 0, "what": "user.login",
-                                                            "operator": {"mail": "op@x"}})])
+    path = write_lines(
+        tmp_path / "p.ndjson",
+        [json.dumps({"id": "1", "ts": 0, "what": "user.login", "operator": {"mail": "op@x"}})],
+    )
     row = auditlab.load(path, mapping=str(profile)).to_polars().to_dicts()[0]
     assert (row["user_email"], row["action"]) == ("op@x", "user.login")
 
@@ -153,8 +155,17 @@ def test_ten_megabyte_line(tmp_path):
 
 def test_key_first_seen_after_row_100000(tmp_path):
     lines = [rec(id=f"n{i}") for i in range(100_001)]
-    lines.append(json.dumps({"id": "late", "created_at": "2026-10-05T12:00:00Z", "action": "user.login",
-                             "actorEmail": "late@x.io", "brandNew": {"nested": 1}}))
+    lines.append(
+        json.dumps(
+            {
+                "id": "late",
+                "created_at": "2026-10-05T12:00:00Z",
+                "action": "user.login",
+                "actorEmail": "late@x.io",
+                "brandNew": {"nested": 1},
+            }
+        )
+    )
     ws = auditlab.load(write_lines(tmp_path / "late.ndjson", lines))
     assert ws.last_report.loaded == 100_002
     row = ws.sql("SELECT user_email, raw FROM events WHERE event_id = 'late'").fetchall()[0]
@@ -162,8 +173,13 @@ def test_key_first_seen_after_row_100000(tmp_path):
 
 
 def test_stable_hash_id_dedupes_reloads(tmp_path):
-    path = write_lines(tmp_path / "noid.ndjson", [json.dumps({"created_at": "2026-10-05T12:00:00Z",
-                                                              "action": "user.login", "n": i}) for i in range(3)])
+    path = write_lines(
+        tmp_path / "noid.ndjson",
+        [
+            json.dumps({"created_at": "2026-10-05T12:00:00Z", "action": "user.login", "n": i})
+            for i in range(3)
+        ],
+    )
     ws = auditlab.load(path)
     assert ws.last_report.loaded == 3
     again = ws.add(path)
@@ -175,7 +191,9 @@ def test_many_inputs_gzip_zip_folder(tmp_path):
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
     write_lines(folder / "a.ndjson", [rec(id="a1"), rec(id="a2")])
-    (folder / "sub" / "b.jsonl.gz").write_bytes(gzip.compress((rec(id="b1") + "\n" + rec(id="a1") + "\n").encode()))
+    (folder / "sub" / "b.jsonl.gz").write_bytes(
+        gzip.compress((rec(id="b1") + "\n" + rec(id="a1") + "\n").encode())
+    )
     with zipfile.ZipFile(tmp_path / "export.zip", "w") as z:
         z.writestr("nested/dir/audit_log.ndjson", rec(id="z1") + "\n" + rec(id="b1") + "\n")
     ws = auditlab.load(folder, tmp_path / "export.zip")
@@ -197,7 +215,9 @@ def test_missing_path_is_input_error(tmp_path):
 
 
 def test_sort_order_is_timestamp_desc_then_event_id(tmp_path):
-    path = write_lines(tmp_path / "o.ndjson", [rec(id="b"), rec(id="a"), rec(id="c", created_at="2026-10-06T00:00:00Z")])
+    path = write_lines(
+        tmp_path / "o.ndjson", [rec(id="b"), rec(id="a"), rec(id="c", created_at="2026-10-06T00:00:00Z")]
+    )
     assert auditlab.load(path).to_polars()["event_id"].to_list() == ["c", "a", "b"]
 
 
@@ -234,8 +254,12 @@ def test_junk_first_lines_and_mixed_types(tmp_path):
         4: "no timestamp",
         6: "not valid JSON",
     }
-    rows = {row[0]: row[1:] for row in ws.sql(
-        "SELECT event_id, action, outcome, user_email, user_id, details FROM events").fetchall()}
+    rows = {
+        row[0]: row[1:]
+        for row in ws.sql(
+            "SELECT event_id, action, outcome, user_email, user_id, details FROM events"
+        ).fetchall()
+    }
     assert rows["ws"][0] == rows["deep"][0] == "user.login"
     assert rows["both"][2] == "flat@x"  # same normal form: the shorter path wins
     assert rows["num"] == ("123", "failure", None, "42", '"plain text"')
@@ -243,10 +267,14 @@ def test_junk_first_lines_and_mixed_types(tmp_path):
 
 
 def test_many_batches_are_merged_and_nothing_changes(tmp_path):
-    path = write_lines(tmp_path / "many.ndjson", [rec(id=f"m{i}", created_at=f"2026-10-05T12:{i % 60:02d}:00Z")
-                                                  for i in range(150)])
+    path = write_lines(
+        tmp_path / "many.ndjson",
+        [rec(id=f"m{i}", created_at=f"2026-10-05T12:{i % 60:02d}:00Z") for i in range(150)],
+    )
     ws = auditlab.load(path, settings=auditlab.Settings(chunk_bytes=100))  # a line a batch
-    tables = ws.sql("SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_events_')").fetchall()
+    tables = ws.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_events_')"
+    ).fetchall()
     assert tables[0][0] <= 2  # merged after the load, the empty table beside it
     assert ws.count() == 150 and ws.to_polars()["event_id"].n_unique() == 150
     again = ws.add(path)

@@ -15,9 +15,13 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
-extra_keys = st.text(min_size=1, max_size=12).filter(lambda k: auditlab.io.mapping.Mapping.default().column_for(k) is None)
+extra_keys = st.text(min_size=1, max_size=12).filter(
+    lambda k: auditlab.io.mapping.Mapping.default().column_for(k) is None
+)
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @SETTINGS

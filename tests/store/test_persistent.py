@@ -20,7 +20,13 @@ from auditlab.errors import StoreError, StoreLockedError
 
 def events_file(path: Path, prefix: str, n: int, *, day: int = 5) -> Path:
     lines = (
-        json.dumps({"id": f"{prefix}{i}", "created_at": f"2026-10-{day:02d}T{i % 24:02d}:00:00Z", "action": "user.login"})
+        json.dumps(
+            {
+                "id": f"{prefix}{i}",
+                "created_at": f"2026-10-{day:02d}T{i % 24:02d}:00:00Z",
+                "action": "user.login",
+            }
+        )
         for i in range(n)
     )
     path.write_text("\n".join(lines) + "\n")
@@ -39,7 +45,9 @@ def test_ingest_reopen_and_dedupe(tmp_path):
 
 def test_layout_is_hive_parquet_readable_by_other_engines(tmp_path):
     store = auditlab.open_store(tmp_path / "s")
-    store.ingest(events_file(tmp_path / "a.ndjson", "a", 30), events_file(tmp_path / "b.ndjson", "b", 20, day=7))
+    store.ingest(
+        events_file(tmp_path / "a.ndjson", "a", 30), events_file(tmp_path / "b.ndjson", "b", 20, day=7)
+    )
     days = sorted(p.name for p in (tmp_path / "s" / "events").iterdir())
     assert days == ["day=2026-10-05", "day=2026-10-07"]
     frame = pl.read_parquet(tmp_path / "s" / "events" / "**" / "*.parquet", hive_partitioning=True)
@@ -89,7 +97,9 @@ def said(proc: subprocess.Popen[bytes], store: Path, word: str) -> bool:
         if signal_file.exists() and word in signal_file.read_text().split():
             return True
         if proc.poll() is not None:
-            raise AssertionError(f"writer exited {proc.returncode}: {(store.parent / 'writer.err').read_text()[-2000:]}")
+            raise AssertionError(
+                f"writer exited {proc.returncode}: {(store.parent / 'writer.err').read_text()[-2000:]}"
+            )
         time.sleep(0.02)
     raise AssertionError(f"writer never said {word}")
 

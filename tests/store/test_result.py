@@ -48,7 +48,10 @@ def test_default_is_the_24h_ending_at_the_newest_event(ws) -> None:
     r = QueryResult(ws)
     assert r.query == Query()
     assert r.anchor == NEWEST + timedelta(microseconds=1)
-    assert r.bounds == (NEWEST + timedelta(microseconds=1) - timedelta(hours=24), NEWEST + timedelta(microseconds=1))
+    assert r.bounds == (
+        NEWEST + timedelta(microseconds=1) - timedelta(hours=24),
+        NEWEST + timedelta(microseconds=1),
+    )
     assert r.count() == 4 and len(r) == 4
 
 
@@ -90,8 +93,10 @@ def test_empty_workspace(ws) -> None:
 def test_sql_is_parameterised_and_reusable(ws) -> None:
     r = QueryResult(ws, "outcome is_not failure; action is_any user.login,user.logout; all time")
     sql, params = r.sql()
-    assert sql == ('SELECT * FROM events WHERE ("outcome" IS NULL OR "outcome" <> ?) AND "action" IN (?, ?) '
-                   "ORDER BY timestamp DESC, event_id")
+    assert sql == (
+        'SELECT * FROM events WHERE ("outcome" IS NULL OR "outcome" <> ?) AND "action" IN (?, ?) '
+        "ORDER BY timestamp DESC, event_id"
+    )
     assert params == ["failure", "user.login", "user.logout"]
     assert [row[0] for row in ws.con.execute(sql, params).fetchall()] == ["b", "c"]
 
@@ -101,7 +106,10 @@ def test_distinct_counts_values_for_pickers(ws) -> None:
     assert r.distinct("Outcome").rows() == [("failure", 3), ("success", 2)]
     assert r.distinct("action", limit=1).rows() == [("user.login", 4)]
     assert QueryResult(ws).distinct("user_email").rows() == [
-        ("Alice@Example.com", 1), ("alice@example.com", 1), ("bob@example.org", 1)]
+        ("Alice@Example.com", 1),
+        ("alice@example.com", 1),
+        ("bob@example.org", 1),
+    ]
     with pytest.raises(QueryError, match="unknown field 'colour'"):
         r.distinct("colour")
 
@@ -126,7 +134,9 @@ def test_bad_buckets(bucket: str) -> None:
         parse_bucket(bucket)
 
 
-@pytest.mark.parametrize("call", [lambda r: r.page(-1), lambda r: r.page(0, size=0), lambda r: r.to_polars(limit=-1)])
+@pytest.mark.parametrize(
+    "call", [lambda r: r.page(-1), lambda r: r.page(0, size=0), lambda r: r.to_polars(limit=-1)]
+)
 def test_bad_pages(ws, call) -> None:
     with pytest.raises(QueryError):
         call(QueryResult(ws))
