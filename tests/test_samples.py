@@ -96,11 +96,28 @@ def test_zip_members_and_size(tmp_path, sample):
     assert path.name == "portal_audit_export.zip"
     assert path.stat().st_size < 5 * 1024 * 1024
     with zipfile.ZipFile(path) as zf:
-        (info,) = zf.infolist()
-        assert info.filename == "audit_log.ndjson"
-        assert info.date_time == (2026, 11, 1, 0, 0, 0)
+        info, cef = zf.infolist()
+        assert (info.filename, cef.filename) == ("audit_log.ndjson", "audit_log.cef")
+        assert info.date_time == cef.date_time == (2026, 11, 1, 0, 0, 0)
         lines = zf.read(info).decode().splitlines()
+        cef_lines = zf.read(cef).decode().splitlines()
     assert [json.loads(x) for x in lines] == sample.records
+    # the CEF member holds the same events, in the same order
+    assert len(cef_lines) == len(lines)
+    assert all(line.startswith("CEF:0|ReversingLabs|Spectra Assure Portal|") for line in cef_lines)
+    assert [line.split("externalId=", 1)[1].split(" ", 1)[0] for line in cef_lines[:50]] == [
+        r["id"] for r in sample.records[:50]
+    ]
+
+
+def test_both_members_load_as_one_set_of_events(tmp_path):
+    import auditlab
+
+    ws = auditlab.load(generate_samples(tmp_path, seed=3, days=7))
+    r = ws.last_report
+    (ndjson, cef) = r.sources
+    assert (ndjson.format, cef.format) == ("ndjson", "cef")
+    assert ndjson.loaded == cef.duplicates == cef.lines > 0 and r.quarantined == 0
 
 
 def test_control_writes_only_the_zip(tmp_path):
@@ -113,8 +130,8 @@ def test_bad_arguments():
         build_samples(days=3)
     with pytest.raises(InputError, match="end must be midnight UTC"):
         build_samples(end="2026-11-01T12:00:00Z")
-    with pytest.raises(InputError, match=r"unknown sample format\(s\) \['cef'\]"):
-        generate_samples("unused-dir", days=7, formats=("cef",))
+    with pytest.raises(InputError, match=r"unknown sample format\(s\) \['xml'\]"):
+        generate_samples("unused-dir", days=7, formats=("xml",))
 
 
 # ---- coverage ---------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ __all__ = ["samples"]
     "--format",
     "formats",
     multiple=True,
-    default=("ndjson",),
+    default=("ndjson", "cef"),
     show_default=True,
     help="Export format(s) inside the ZIP.",
 )

@@ -6,7 +6,7 @@ fixed permissions, so the same sample gives the same ZIP bytes.
 
 Examples:
     >>> sorted(FORMATS)
-    ['ndjson']
+    ['cef', 'ndjson']
     >>> ndjson_bytes([{"id": "a", "details": None}])
     b'{"id":"a","details":null}\\n'
 """
@@ -22,7 +22,15 @@ from pathlib import Path
 from auditlab.errors import InputError
 from auditlab.samples._build import SampleSet
 
-__all__ = ["EXPORT_NAME", "FORMATS", "incidents_json", "ndjson_bytes", "readme_text", "write_sample"]
+__all__ = [
+    "EXPORT_NAME",
+    "FORMATS",
+    "cef_bytes",
+    "incidents_json",
+    "ndjson_bytes",
+    "readme_text",
+    "write_sample",
+]
 
 EXPORT_NAME = "portal_audit_export.zip"
 
@@ -32,10 +40,27 @@ def ndjson_bytes(records: Sequence[dict[str, object]]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
 
 
-#: format -> (ZIP member name, writer). To add CEF: ``"cef": ("audit_log.cef", cef_bytes)`` where
-#: ``cef_bytes(records) -> bytes`` renders the same records with ``auditlab.io.cef``.
+def cef_bytes(records: Sequence[dict[str, object]]) -> bytes:
+    """The same records as CEF lines, in the same order, through the loader and ``write_cef``."""
+    import io
+    import tempfile
+
+    from auditlab.io.cef import write_cef
+    from auditlab.store.workspace import load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audit_log.ndjson"
+        path.write_bytes(ndjson_bytes(records))
+        events = load(path).sql("SELECT * FROM events ORDER BY source_line").to_arrow_table()
+    out = io.BytesIO()
+    write_cef(events, out)
+    return out.getvalue()
+
+
+#: format -> (ZIP member name, writer), one row per format a Portal export ZIP may hold.
 FORMATS: dict[str, tuple[str, Callable[[Sequence[dict[str, object]]], bytes]]] = {
     "ndjson": ("audit_log.ndjson", ndjson_bytes),
+    "cef": ("audit_log.cef", cef_bytes),
 }
 
 
@@ -70,7 +95,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def readme_text(sample: SampleSet) -> str:
+def readme_text(sample: SampleSet, formats: Sequence[str] = ("ndjson", "cef")) -> str:
     """The human list of planted incidents, generated from the same records as ``incidents.json``."""
     recs = sample.records
     users = {str(r["user"]["email"]) for r in recs}  # type: ignore[index]
@@ -83,8 +108,15 @@ def readme_text(sample: SampleSet) -> str:
         "do not edit by hand: re-run the command (the output is byte-for-byte reproducible).",
         "",
         f"- Period: {sample.start} to {sample.end} (end exclusive), {sample.days} days.",
-        f"- `{EXPORT_NAME}`: member `audit_log.ndjson`, {len(recs)} events, {len(users)} acting accounts, "
-        f"{fails} unsuccessful.",
+        f"- `{EXPORT_NAME}`: "
+        + " and ".join(f"member `{FORMATS[f][0]}`" for f in dict.fromkeys(formats))
+        + f", {len(recs)} events, {len(users)} acting accounts, {fails} unsuccessful."
+        + (
+            " Like the Portal's NDJSON-and-CEF export, both members hold the same events: a load counts "
+            "the CEF lines as duplicates of the NDJSON ones."
+            if len(set(formats)) > 1
+            else ""
+        ),
         "- Most frequent actions: " + ", ".join(f"`{a}` ({n})" for a, n in top) + ".",
         "- `incidents.json`: the same incidents as below, machine-readable, with the ids of the planted events.",
         "",
@@ -140,5 +172,5 @@ def write_sample(sample: SampleSet, out_dir: Path, formats: Sequence[str]) -> Pa
     _zip_bytes(path, members, stamp)
     if sample.incidents:
         (out_dir / "incidents.json").write_text(incidents_json(sample), encoding="utf-8")
-        (out_dir / "README.md").write_text(readme_text(sample), encoding="utf-8")
+        (out_dir / "README.md").write_text(readme_text(sample, formats), encoding="utf-8")
     return path

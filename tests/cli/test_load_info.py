@@ -21,15 +21,23 @@ def test_load_json_report_accounts_for_every_line():
     report = json.loads(res.output)
     assert set(report) >= {"lines", "loaded", "duplicates", "quarantined", "sources"}
     assert report["lines"] == report["loaded"] + report["duplicates"] + report["quarantined"]
-    assert report["loaded"] == 17050 and report["quarantined"] == 0
-    assert report["sources"][0]["source"].endswith("portal_audit_export.zip!audit_log.ndjson")
+    # the sample is an NDJSON-and-CEF export: the CEF member holds the same events again
+    assert (report["lines"], report["loaded"], report["duplicates"], report["quarantined"]) == (
+        34100,
+        17050,
+        17050,
+        0,
+    )
+    ndjson, cef = report["sources"]
+    assert ndjson["source"].endswith("portal_audit_export.zip!audit_log.ndjson") and ndjson["loaded"] == 17050
+    assert cef["source"].endswith("portal_audit_export.zip!audit_log.cef") and cef["duplicates"] == 17050
 
 
 def test_load_into_store_then_info_from_store(tmp_path):
     store = str(tmp_path / "store")
     first = json.loads(run("load", SAMPLE, "--store", store, "--json").output)
     again = json.loads(run("load", SAMPLE, "--store", store, "--json").output)
-    assert (first["loaded"], again["loaded"], again["duplicates"]) == (17050, 0, 17050)
+    assert (first["loaded"], again["loaded"], again["duplicates"]) == (17050, 0, 34100)
     info = json.loads(run("info", "--store", store, "--json").output)
     assert info["events"] == 17050 and info["actions"] == 85
     assert sum(info["by_outcome"].values()) == 17050
@@ -39,7 +47,7 @@ def test_load_into_store_then_info_from_store(tmp_path):
 def test_info_text_from_paths():
     res = run("info", SAMPLE, "--top", "3")
     assert res.exit_code == 0
-    assert "loaded       17050 of 17050 lines" in res.output
+    assert "loaded       17050 of 34100 lines" in res.output
     assert "top 3 actions" in res.output and "per day" in res.output
 
 
