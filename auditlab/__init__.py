@@ -25,11 +25,13 @@ _LAZY: dict[str, str] = {
     "AuthError": "auditlab.errors",
     "Condition": "auditlab.filters.model",
     "ExportJobError": "auditlab.errors",
+    "ExportRegistry": "auditlab.io.export",
     "Finding": "auditlab.investigations._result",
     "FormatError": "auditlab.errors",
     "InputError": "auditlab.errors",
     "InvestigationResult": "auditlab.investigations._result",
     "LoadReport": "auditlab.store.report",
+    "Mapping": "auditlab.io.mapping",
     "Op": "auditlab.filters.model",
     "OperatorError": "auditlab.errors",
     "PortalError": "auditlab.errors",
@@ -47,7 +49,9 @@ _LAZY: dict[str, str] = {
     "UnknownFieldError": "auditlab.errors",
     "UnsafeArchiveError": "auditlab.errors",
     "Workspace": "auditlab.store.workspace",
+    "export": "auditlab.io.export",
     "failed_logins": "auditlab.investigations.failed_logins",
+    "generate_samples": "auditlab.samples",
     "load": "auditlab.store.workspace",
     "open_store": "auditlab.store.persistent",
     "parse_query": "auditlab.filters.text",
@@ -56,6 +60,8 @@ _LAZY: dict[str, str] = {
     "render_html": "auditlab.report",
     "run_all": "auditlab.investigations",
     "sso_changes": "auditlab.investigations.sso_changes",
+    "write_cef": "auditlab.io.cef",
+    "write_ndjson": "auditlab.io.ndjson",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
@@ -64,6 +70,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.catalog import ACTIONS as ACTIONS
     from auditlab.config import Settings as Settings
     from auditlab.errors import *  # noqa: F403
+    from auditlab.io.cef import write_cef as write_cef
+    from auditlab.io.export import ExportRegistry as ExportRegistry
+    from auditlab.io.export import export as export
+    from auditlab.io.mapping import Mapping as Mapping
+    from auditlab.io.ndjson import write_ndjson as write_ndjson
+    from auditlab.samples import generate_samples as generate_samples
     from auditlab.store.persistent import Store as Store
     from auditlab.store.persistent import open_store as open_store
     from auditlab.store.report import LoadReport as LoadReport
