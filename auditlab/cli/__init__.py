@@ -45,10 +45,13 @@ class _LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AuditlabError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise AuditlabFailure(str(exc)) from exc
 
 
-click.ClickException.exit_code = 2  # bad input, bad filter, locked store: exit 2, one line
+class AuditlabFailure(click.ClickException):
+    """An :class:`~auditlab.errors.AuditlabError` on the command line: exit code 2 and one line."""
+
+    exit_code = 2  # bad input, bad filter, locked store (click's usage errors exit 2 as well)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
