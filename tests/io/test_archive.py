@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from auditlab.config import Settings
@@ -31,6 +31,7 @@ from auditlab.io.archive import (
     read_head,
     read_member,
 )
+from auditlab.io.detect import sniff_container
 
 MiB = 1024 * 1024
 DATA = b"".join(b'{"n": %d, "action": "login"}\n' % i for i in range(5000))
@@ -845,6 +846,8 @@ def test_chunks_match_greedy_reference(lines, trailing_newline, bom, size, reads
 @given(lines=lines_st, size=st.integers(min_value=1, max_value=300), method=st.sampled_from(METHODS))
 def test_chunks_from_zip_members_match_reference(tmp_path_factory, lines, size, method) -> None:
     content = b"\n".join(lines)
+    # content decides the container: a member that starts with a gzip or ZIP signature is one
+    assume(sniff_container(content[:4]) == "plain")
     p = write_zip(tmp_path_factory.mktemp("h") / "x.zip", [("a.ndjson", content)], method)
     [m] = iter_members(p)
     got = list(iter_chunks(m, chunk_bytes=size))
