@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from auditlab.catalog import actions_in_family
 from auditlab.errors import QueryError
 from auditlab.filters.text import format_query
+from auditlab.investigations._common import scope_of
 from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult, _iso
 
 if TYPE_CHECKING:
@@ -462,7 +463,7 @@ def quota_spending(
             "spike_window_minutes, baseline_days and spike_min must be positive, spike_factor not negative"
         )
     window, baseline = timedelta(minutes=spike_window_minutes), timedelta(days=baseline_days)
-    scope = ws.query(query if query is not None else "all time")
+    scope = scope_of(ws, query)
     where, params = scope.where()
     start, end = scope.bounds
     frame = _events(ws, where, params, start, end, window, baseline, spike_min, spike_factor)

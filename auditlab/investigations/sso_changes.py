@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from auditlab.catalog import actions_in_family
 from auditlab.errors import QueryError
 from auditlab.filters.text import format_query
+from auditlab.investigations._common import scope_of
 from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult, _iso
 
 if TYPE_CHECKING:
@@ -284,7 +285,7 @@ def sso_changes(
     """
     import polars as pl
 
-    scope = ws.query(query if query is not None else "all time")
+    scope = scope_of(ws, query)
     where, params = scope.where()
     end = scope.bounds[1]
     working, working_params = _working_predicate(working_hours, working_days)
