@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "Mapping": "auditlab.io.mapping",
     "Op": "auditlab.filters.model",
     "OperatorError": "auditlab.errors",
+    "PortalClient": "auditlab.portal.client",
     "PortalError": "auditlab.errors",
     "Query": "auditlab.filters.model",
     "QueryError": "auditlab.errors",
@@ -43,6 +44,7 @@ _LAZY: dict[str, str] = {
     "StoreCorruptError": "auditlab.errors",
     "StoreError": "auditlab.errors",
     "StoreLockedError": "auditlab.errors",
+    "SyncResult": "auditlab.portal.sync",
     "ThrottledError": "auditlab.errors",
     "TimeRange": "auditlab.filters.model",
     "UnknownActionError": "auditlab.errors",
@@ -60,6 +62,7 @@ _LAZY: dict[str, str] = {
     "render_html": "auditlab.report",
     "run_all": "auditlab.investigations",
     "sso_changes": "auditlab.investigations.sso_changes",
+    "sync": "auditlab.portal.sync",
     "write_cef": "auditlab.io.cef",
     "write_ndjson": "auditlab.io.ndjson",
 }
@@ -75,6 +78,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.io.export import export as export
     from auditlab.io.mapping import Mapping as Mapping
     from auditlab.io.ndjson import write_ndjson as write_ndjson
+    from auditlab.portal.client import PortalClient as PortalClient
+    from auditlab.portal.sync import SyncResult as SyncResult
+    from auditlab.portal.sync import sync as sync
     from auditlab.samples import generate_samples as generate_samples
     from auditlab.store.persistent import Store as Store
     from auditlab.store.persistent import open_store as open_store

@@ -16,7 +16,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["Settings"]
+__all__ = ["PORTAL_ENV", "Settings", "portal_env"]
+
+#: The environment variables of the Portal client (see :func:`portal_env`, ``auditlab.portal.settings``).
+PORTAL_ENV: tuple[str, ...] = (
+    "AUDITLAB_TOKEN",
+    "AUDITLAB_SERVER",
+    "AUDITLAB_ORG",
+    "AUDITLAB_HOST",
+    "AUDITLAB_BASE_URL",
+    "AUDITLAB_CONFIG",
+    "AUDITLAB_CA_BUNDLE",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +62,14 @@ class Settings:
                 kind = type(getattr(base, f.name))
                 changes[f.name] = kind(value)
         return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def portal_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The :data:`PORTAL_ENV` variables that are set (empty ones ignored).
+
+    Examples:
+        >>> portal_env({"AUDITLAB_ORG": "acme", "AUDITLAB_HOST": "", "HOME": "/root"})
+        {'AUDITLAB_ORG': 'acme'}
+    """
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in PORTAL_ENV if env.get(name)}
