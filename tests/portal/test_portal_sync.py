@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -33,7 +34,13 @@ def test_30_day_sync_loads_every_event_once_and_keeps_a_mark(portal, fast, tmp_p
     result = auditlab.sync(tmp_path / "s", settings=fast(portal), start=START, end=END)
     expected = portal.count(START, END)
     assert expected == 17050
-    assert (result.windows, result.jobs, result.loaded, result.duplicates, result.quarantined) == (1, 1, expected, 0, 0)
+    assert (result.windows, result.jobs, result.loaded, result.duplicates, result.quarantined) == (
+        1,
+        1,
+        expected,
+        0,
+        0,
+    )
     store = auditlab.open_store(tmp_path / "s")
     assert _ids(store) == (expected, [])
     state = read_state(tmp_path / "s")
@@ -61,7 +68,9 @@ def test_next_sync_starts_at_the_mark_minus_overlap_and_dedupes_it(portal, fast,
 
 def test_a_long_range_is_cut_into_windows(portal, fast, tmp_path):
     result = auditlab.sync(tmp_path, settings=fast(portal), start=START, end=END, window=timedelta(days=10))
-    posts = [(r.body["datetime_start"], r.body["datetime_end"]) for r in portal.requests if r.method == "POST"]
+    posts = [
+        (r.body["datetime_start"], r.body["datetime_end"]) for r in portal.requests if r.method == "POST"
+    ]
     assert posts == [
         (START, "2026-10-12T00:00:00Z"),
         ("2026-10-12T00:00:00Z", "2026-10-22T00:00:00Z"),
@@ -143,8 +152,13 @@ def test_a_sync_killed_midway_resumes_with_no_gap_and_no_duplicate(portal, tmp_p
     resumed = auditlab.sync(
         store,
         settings=auditlab.portal.resolve_settings(
-            host=portal.url, server="demo", organization="acme", token=TOKEN, environ={},
-            poll_initial=0.001, use_keyring=False,
+            host=portal.url,
+            server="demo",
+            organization="acme",
+            token=TOKEN,
+            environ={},
+            poll_initial=0.001,
+            use_keyring=False,
         ),
         start=START,
         end=END,
@@ -158,7 +172,9 @@ def test_residual_is_applied_locally_after_ingest(portal, fast, tmp_path):
     query = "user_email is anna.xu@acme.example; ip_address is 10.20.0.1"
     result = auditlab.sync(tmp_path, settings=fast(portal), query=query, start=START, end=END)
     post = next(r.body for r in portal.requests if r.method == "POST")
-    assert post["filters"] == [{"filter_by": "user_email", "operation": "is", "values": ["anna.xu@acme.example"]}]
+    assert post["filters"] == [
+        {"filter_by": "user_email", "operation": "is", "values": ["anna.xu@acme.example"]}
+    ]
     assert result.residual == "ip_address is 10.20.0.1"
     store = auditlab.open_store(tmp_path)
     kept = store.sql("SELECT DISTINCT user_email FROM events").fetchall()
@@ -226,7 +242,7 @@ def test_windows_cover_the_range_without_gap_or_overlap(start, length, window):
     lo = start.replace(tzinfo=UTC)
     windows = plan_windows(lo, lo + length, window=window)
     assert windows[0][0] == lo and windows[-1][1] == lo + length
-    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
     assert all(timedelta(0) < hi - lo_ <= window for lo_, hi in windows)
 
 
