@@ -8,7 +8,7 @@ installed. The token is a :class:`Secret`: it shows as ``'********'`` in every r
 
 Examples:
     >>> s = resolve_settings(server="demo", organization="acme", token="t0ps3cret", environ={})
-    >>> s.base_url
+    >>> s.api_url
     'https://my.secure.software/demo/api/public/v1'
     >>> "t0ps3cret" in repr(s)
     False
