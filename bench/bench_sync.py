@@ -31,13 +31,20 @@ def main() -> None:
     with FakePortal(SAMPLE, token="bench") as portal:
         portal.faults.slow_status = 0
         settings = resolve_settings(
-            host=portal.url, server="demo", organization="acme", token="bench", environ={},
-            use_keyring=False, poll_initial=0.01,
+            host=portal.url,
+            server="demo",
+            organization="acme",
+            token="bench",
+            environ={},
+            use_keyring=False,
+            poll_initial=0.01,
         )
         for _ in range(args.runs):
             work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
             t = time.perf_counter()
-            result = auditlab.sync(work / "s", settings=settings, start=START, end=END, keep_downloads=work / "zips")
+            result = auditlab.sync(
+                work / "s", settings=settings, start=START, end=END, keep_downloads=work / "zips"
+            )
             sync_times.append(time.perf_counter() - t)
             assert result.loaded == 17050, result
             (zip_path,) = (work / "zips").glob("*.zip")
@@ -45,7 +52,9 @@ def main() -> None:
             auditlab.open_store(work / "raw").ingest(zip_path)
             load_times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            portal.select(auditlab.filters.model.parse_datetime(START), auditlab.filters.model.parse_datetime(END))
+            portal.select(
+                auditlab.filters.model.parse_datetime(START), auditlab.filters.model.parse_datetime(END)
+            )
             export_times.append(time.perf_counter() - t)
             shutil.rmtree(work)
     s, lo = statistics.median(sync_times), statistics.median(load_times)
