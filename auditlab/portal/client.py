@@ -31,7 +31,7 @@ import ssl
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from auditlab.errors import AuthError, ExportJobError, PortalError, ThrottledError
-from auditlab.portal.settings import PortalSettings
+from auditlab.portal.settings import PortalSettings, Secret
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -258,10 +258,22 @@ class PortalClient:
         token = self.settings.token.reveal() if self.settings.token else ""
         return text.replace(token, "********") if token else text
 
-    def _auth_headers(self) -> dict[str, str]:
-        if self.settings.token is None or not self.settings.token.reveal():
+    def _auth(self) -> httpx.Auth:
+        """The bearer header, added by httpx as the request is sent (no copy of it lingers)."""
+        import httpx
+
+        secret = self.settings.token
+        if secret is None or not secret.reveal():
             raise AuthError("no token: set AUDITLAB_TOKEN, the SDK configuration's token, or the keyring")
-        return {"Authorization": f"Bearer {self.settings.token.reveal()}"}
+
+        token: Secret = secret
+
+        class Bearer(httpx.Auth):
+            def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+                request.headers["Authorization"] = "Bearer " + token.reveal()
+                yield request
+
+        return Bearer()
 
     def _retrying(self, call: str) -> tenacity.Retrying:
         import tenacity
@@ -336,11 +348,11 @@ class PortalClient:
         import httpx
 
         url = f"{self.base_url}/{path}"
-        headers = self._auth_headers()
+        auth = self._auth()
 
         def attempt() -> Any:
             try:
-                response = self._http.request(method, url, json=json, headers=headers)
+                response = self._http.request(method, url, json=json, auth=auth)
             except httpx.TimeoutException as exc:
                 raise _Transient(PortalError(f"{what}: timed out ({type(exc).__name__})")) from None
             except httpx.TransportError as exc:
