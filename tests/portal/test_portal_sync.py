@@ -253,3 +253,17 @@ def test_state_file_is_json_with_the_exports_table(portal, fast, tmp_path):
     (export,) = state["exports"]
     assert export["formats"] == ["ndjson", "cef"]  # the CEF twins are duplicates of the NDJSON records
     assert export["duplicates"] == export["loaded"] == portal.count(START, end) > 0
+
+
+def test_killed_between_commit_and_state_write_only_refetches(portal, fast, tmp_path):
+    """The state file as a kill right after window 2's commit leaves it: the mark still at window 1."""
+    settings = fast(portal)
+    auditlab.sync(tmp_path, settings=settings, start=START, end=END, window=timedelta(days=15))
+    state = read_state(tmp_path)
+    (key,) = state["marks"]
+    state["marks"][key]["to"] = "2026-10-17T00:00:00Z"
+    (tmp_path / STATE_FILE).write_text(json.dumps(state))
+    again = auditlab.sync(tmp_path, settings=settings, start=START, end=END, window=timedelta(days=15))
+    assert (again.start, again.loaded) == ("2026-10-16T23:00:00Z", 0)
+    assert again.duplicates == portal.count("2026-10-16T23:00:00Z", END)
+    assert _ids(auditlab.open_store(tmp_path)) == (portal.count(START, END), [])
