@@ -250,8 +250,8 @@ def sync(
             with scheme and port.
         query: filters (a :class:`Query` or its text form); pushed down to the API where it can
             be, the residual applied locally after ingest (:attr:`SyncResult.matching`).
-        since: ``24h``/``7d``/``30d``: how far back a *first* sync goes (default ``30d``); later
-            syncs start at the mark minus ``overlap``.
+        since: ``24h``/``7d``/``30d``: how far back a *first* sync goes (default: the query's
+            range; ``30d`` without a query); later syncs start at the mark minus ``overlap``.
         start, end: a custom range instead (``end`` defaults to now); a start inside what is
             already synced resumes at the mark.
         formats: ``ndjson`` and/or ``cef`` (both: the CEF twins count as duplicates).
