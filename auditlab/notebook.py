@@ -43,6 +43,7 @@ _CELL_STYLE = (
     "border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top;"
     "white-space:normal;word-break:normal;overflow-wrap:break-word"
 )
+_TIME_STYLE = _CELL_STYLE.replace("white-space:normal", "white-space:nowrap")
 _NUM_STYLE = _CELL_STYLE.replace("text-align:left", "text-align:right") + ";font-variant-numeric:tabular-nums"
 
 
@@ -117,12 +118,14 @@ class TableView:
         total: how many rows the full table has.
         caption: the line under the table (the row count when some are not shown).
         title: a line above the table (e.g. the finding whose evidence it is).
+        times: the columns that hold timestamps (never wrapped inside one).
     """
 
     frame: pl.DataFrame
     total: int
     caption: str = ""
     title: str = ""
+    times: tuple[str, ...] = ()
 
     @property
     def shown(self) -> int:
@@ -148,6 +151,7 @@ class TableView:
 
         return itables.to_html_datatable(
             self.frame,
+            columnDefs=self._column_defs(),
             caption=self.caption or None,
             connected=False,
             classes="display compact",  # no "nowrap": long text wraps between words
@@ -156,17 +160,31 @@ class TableView:
             pageLength=25,
             showIndex=False,
             allow_html=False,
+            show_dtypes=False,  # timestamps are text here (one format); their dtype would say str
         )
+
+    def _column_defs(self) -> list[dict[str, Any]]:
+        """Text left-aligned, numbers right; timestamps kept on one line (DataTables' own classes)."""
+        names = self.frame.columns
+        numeric = [i for i, d in enumerate(self.frame.dtypes) if d.is_numeric()]
+        text = [i for i in range(len(names)) if i not in numeric]
+        times = [names.index(t) for t in self.times if t in names]
+        defs: list[dict[str, Any]] = [{"targets": text, "className": "dt-left"}] if text else []
+        if times:
+            defs.append({"targets": times, "className": "dt-left dt-nowrap"})
+        return defs
 
     def static_html(self) -> str:
         """The plain HTML table: every value escaped, numbers right-aligned, the caption below."""
-        numeric = [dtype.is_numeric() for dtype in self.frame.dtypes]
+        styles = [
+            _NUM_STYLE if dtype.is_numeric() else _TIME_STYLE if name in self.times else _CELL_STYLE
+            for name, dtype in self.frame.schema.items()
+        ]
         head = "".join(f'<th style="{_CELL_STYLE}">{_escape(name)}</th>' for name in self.frame.columns)
         rows = []
         for row in self.frame.iter_rows():  # a shown table: at most a few hundred rows
             cells = "".join(
-                f'<td style="{_NUM_STYLE if num else _CELL_STYLE}">{_escape(value)}</td>'
-                for value, num in zip(row, numeric, strict=True)
+                f'<td style="{style}">{_escape(value)}</td>' for value, style in zip(row, styles, strict=True)
             )
             rows.append(f"<tr>{cells}</tr>")
         caption = (
@@ -214,4 +232,7 @@ def show_table(
     notes = [caption] if caption else []
     if shown.height < total:
         notes.append(f"{shown.height} of {total} rows shown" + (f"; {rest}" if rest else ""))
-    return TableView(format_times(shown), total, "; ".join(notes), title)
+    import polars as pl
+
+    times = tuple(name for name, dtype in shown.schema.items() if isinstance(dtype, pl.Datetime | pl.Date))
+    return TableView(format_times(shown), total, "; ".join(notes), title, times)

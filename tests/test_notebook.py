@@ -64,7 +64,12 @@ def test_static_table_escapes_every_value_and_header() -> None:
 def test_interactive_table_escapes_and_wraps(interactive: None) -> None:
     page = show_table(frame(INTERACTIVE_ROWS + 1))._repr_html_()
     assert "new ITable(table, dt_args)" in page  # DataTables: sortable, searchable, paged
-    assert '"classes": ["display", "compact"]' in page and "nowrap" not in page  # long text wraps
+    assert '"classes": ["display", "compact"]' in page  # no "nowrap" class: long text wraps between words
+    # text left, timestamps never broken inside ("2026-10-" / "01T03..."), numbers right (the default)
+    assert (
+        '"columnDefs": [{"className": "dt-left", "targets": [0, 1]}, {"className": "dt-left dt-nowrap", "targets": [1]}]'
+        in page
+    )
     assert "https://cdn" not in page and "unpkg" not in page  # offline: no script from the network
     # the value shows as text in the data and in the static preview of an untrusted notebook
     assert re.search(r"<\s*img|<script>alert", page, re.IGNORECASE) is None
@@ -75,6 +80,7 @@ def test_interactive_table_escapes_and_wraps(interactive: None) -> None:
 def test_short_tables_stay_plain_html_even_when_interactive(interactive: None) -> None:
     page = show_table(frame(INTERACTIVE_ROWS))._repr_html_()
     assert "ITable" not in page and page.startswith('<div class="auditlab-table"')
+    assert 'white-space:nowrap;word-break:normal;overflow-wrap:break-word">2026-10-01T03:00:00Z</td>' in page
     assert page.count("<tr>") == INTERACTIVE_ROWS + 1
 
 
