@@ -61,6 +61,7 @@ _LAZY: dict[str, str] = {
     "quota_spending": "auditlab.investigations.quota_spending",
     "render_html": "auditlab.report",
     "run_all": "auditlab.investigations",
+    "show_table": "auditlab.notebook",
     "sso_changes": "auditlab.investigations.sso_changes",
     "sync": "auditlab.portal.sync",
     "write_cef": "auditlab.io.cef",

@@ -11,7 +11,7 @@ import pytest
 
 from auditlab.charts import bar_chart
 from auditlab.investigations import Finding, InvestigationResult
-from auditlab.report import MAX_EVENT_IDS, escape, render_html, write_report
+from auditlab.report import MAX_ENTITY_VALUES, MAX_EVENT_IDS, escape, render_html, write_report
 
 T0 = datetime(2026, 10, 14, 3, 41, 24, 63000, tzinfo=UTC)
 EVIL_USER = '<script>alert("u")</script>@x.example'
@@ -105,7 +105,56 @@ def test_tables_and_evidence_ids_are_capped() -> None:
     assert "First 50 of 120 rows." in table
     assert '<td class="num">49</td>' in table and '<td class="num">50</td>' not in table
     assert "2026-10-14T03:41:24.063Z" in table
-    assert "e019" in page and "e020" not in page and "(+5 more)" in page
+    assert "e199" in page and "e200" not in page and "(+5 more: <code>--json</code> lists all)" in page
+    assert f"<details><summary>{MAX_EVENT_IDS + 5} events</summary>" in page  # ids collapsed behind a count
+
+
+def test_long_entity_lists_fold_behind_a_count() -> None:
+    users = [f"u{i}@x.example" for i in range(MAX_ENTITY_VALUES + 13)]
+    f = finding("failed_logins", "high", "spray", user=users, ip=["198.51.100.203"])
+    page = render_html([InvestigationResult("failed_logins", "Failed logins", {}, [f])], charts=False)
+    cell = page.split('<td class="ent">')[1].split("</td>")[0]
+    shown = ", ".join(users[:MAX_ENTITY_VALUES])
+    rest = ", ".join(users[MAX_ENTITY_VALUES:])
+    assert cell == (
+        f'<div><span class="k">user:</span> {shown} <details><summary>+13 more users</summary>{rest}</details></div>'
+        '<div><span class="k">ip:</span> 198.51.100.203</div>'
+    )
+
+
+def test_each_investigation_has_a_summary_above_its_table() -> None:
+    findings = [
+        finding("failed_logins", "critical", "Takeover of a@x", user=["a@x"], ip=["203.0.113.1"]),
+        finding("failed_logins", "high", "Spray", minutes=30, ids=5, user=["a@x", "b@x"], ip=["203.0.113.2"]),
+    ]
+    params = {"brute_force_window": timedelta(minutes=15), "learning_days": 7}
+    results = [
+        InvestigationResult("failed_logins", "Failed logins", params, findings),
+        InvestigationResult("quota_spending", "Quota spending", {}, []),
+    ]
+    page = render_html(results, charts=False)
+    section = page.split('<section id="failed_logins">')[1].split("</section>")[0]
+    lead = section.split('<p class="lead">')[1].split("</p>")[0]
+    assert lead.startswith("Find brute force, password spraying")  # the investigation's own first line
+    assert "<strong>2 findings</strong> (1 critical, 1 high) between" in lead
+    assert (
+        '<span class="when">2026-10-14T03:41:24.063Z</span> and <span class="when">2026-10-14T04:19:24.063Z</span>'
+        in lead
+    )
+    assert "on 7 evidence events, involving 2 users, 2 IP addresses. Start with:" in lead
+    assert lead.endswith("Takeover of a@x")
+    assert section.index('<p class="lead">') < section.index('<table class="findings">')
+    assert "brute_force_window <strong>15 min</strong> · learning_days <strong>7</strong>" in section
+    quiet = page.split('<section id="quota_spending">')[1]
+    assert "Nothing was found in scope.</p>" in quiet
+
+
+def test_layout_fits_the_page_and_prints() -> None:
+    page = render_html([evil_result()], charts=False)
+    assert '<table class="findings"><colgroup>' in page  # fixed layout: no column pushed off the page
+    assert "@media print{" in page and "@page{size:A4 landscape" in page
+    assert "thead{display:table-header-group}" in page  # the header repeats on every printed page
+    assert escape(timedelta(hours=1, minutes=5)) == "1 h 5 min" and escape(timedelta(0)) == "0 s"
 
 
 def test_write_report_creates_folders(tmp_path: Path) -> None:

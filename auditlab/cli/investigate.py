@@ -78,10 +78,15 @@ def investigate(
 
         scope_result = ws.query(query)
         start_at, end_at = scope_result.bounds
+        span = ws.time_span()  # an open end of the range reads as the first / last event loaded
+        start = _when(start_at) if start_at else f"{_when(span[0])} (first event)" if span else "open"
+        end = (
+            _when(end_at) + " (exclusive)" if end_at else f"{_when(span[1])} (last event)" if span else "open"
+        )
         facts = {
             "sources": ", ".join(paths) if paths else f"store {store}",
             "events in scope": scope_result.count(),
-            "time range": f"{_when(start_at) if start_at else 'open'} .. {_when(end_at) if end_at else 'open'}",
+            "time range": f"{start} .. {end}",
             "generated": _when(datetime.now(UTC)),
         }
         path = write_report(
@@ -91,7 +96,10 @@ def investigate(
 
 
 def _when(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """The report's one timestamp format (as the findings': ISO 8601 UTC, milliseconds when not zero)."""
+    from auditlab.investigations._result import _iso
+
+    return _iso(t.astimezone(UTC))
 
 
 def _one_line(text: str) -> str:

@@ -107,6 +107,11 @@ def test_report_file(as_text: tuple[str, Path], as_json: list[dict[str, object]]
     assert re.findall(r'<section id="(\w+)">', page) == list(INVESTIGATIONS)
     assert "<dt>scope</dt><dd>all time</dd>" in page
     assert "<dt>events in scope</dt><dd>17050</dd>" in page
+    # an open range reads as the first and last event, in the findings' timestamp format
+    assert (
+        "<dt>time range</dt><dd>2026-10-02T00:26:28.766Z (first event) .. 2026-10-31T23:29:22.529Z (last event)</dd>"
+        in page
+    )
     assert page.count("<svg") >= len(INVESTIGATIONS)
     assert re.search(r"<script|(src|href)=\"https?:", page, re.IGNORECASE) is None
 
