@@ -154,6 +154,11 @@ class Detection:
 
         if not isinstance(data, Mapping):
             raise QueryError(f"{source}: a detection is a mapping of fields, got {type(data).__name__}")
+        if "logsource" in data or "correlation" in data or isinstance(data.get("detection"), Mapping):
+            raise QueryError(
+                f"{source}: this is a Sigma rule; --rules reads auditlab's declared form (docs/detections.md), "
+                "and `auditlab sigma export` writes Sigma for your SIEM"
+            )
         unknown = [k for k in data if k not in _FIELDS]
         if unknown:
             raise bad(str(unknown[0]), f"unknown field; known: {', '.join(_FIELDS)}")
