@@ -19,7 +19,8 @@ Kinds:
   ``learning`` of history in scope (counted from its first event).
 - ``spike``: the sum of ``value`` (a ``details`` key; event count when unset) per group in ``window``
   reaches ``max(threshold, factor x baseline)``, the baseline being the group's own rate over the
-  ``baseline`` before the window, scaled to one window.
+  ``baseline`` before the window, scaled to one window; a group is judged once it has a full
+  baseline of history in scope.
 
 Sliding windows include both ends (``[t - window, t]``); overlapping hot windows of one group are
 one episode. ``incident: overlap`` goes further: episodes of *different* groups that overlap in time
@@ -357,21 +358,29 @@ def compile_sql(det: Detection) -> tuple[str, dict[str, object]]:
             params["baseline_us"] = micros(det.baseline)
             params["factor"] = float(det.factor)
             params["per_window"] = det.window / det.baseline
-            amount = "1.0"
+            amount = "CAST(1 AS DOUBLE)"
             if det.value:
                 params["value_path"] = f"$.{det.value}"
-                amount = "coalesce(TRY_CAST(json_extract_string(details, $value_path) AS DOUBLE), 1.0)"
+                amount = "coalesce(TRY_CAST(json_extract_string(details, $value_path) AS DOUBLE), CAST(1 AS DOUBLE))"
             scored = f"""
-            amounts AS (SELECT k, timestamp, {amount} AS amt FROM src WHERE k IS NOT NULL),
+            amounts AS (
+                SELECT k, timestamp, {amount} AS amt, min(timestamp) OVER (PARTITION BY k) AS group_first
+                FROM src WHERE k IS NOT NULL
+            ),
             sums AS (
                 SELECT k, timestamp AS t,
                        sum(amt) OVER (PARTITION BY k ORDER BY timestamp
                                       RANGE BETWEEN to_microseconds($window_us) PRECEDING AND CURRENT ROW) AS n,
                        sum(amt) OVER (PARTITION BY k ORDER BY timestamp
-                                      RANGE BETWEEN to_microseconds($window_us + $baseline_us) PRECEDING AND CURRENT ROW) AS long
+                                      RANGE BETWEEN to_microseconds($window_us + $baseline_us) PRECEDING AND CURRENT ROW) AS long,
+                       group_first
                 FROM amounts
             ),
-            scored AS (SELECT k, t, n FROM sums WHERE n >= greatest($threshold, $factor * (long - n) * $per_window))"""  # noqa: S608
+            scored AS (
+                SELECT k, t, n FROM sums
+                WHERE n >= greatest($threshold, $factor * (long - n) * $per_window)
+                  AND t >= group_first + to_microseconds($baseline_us)  -- a baseline to compare with
+            )"""  # noqa: S608
         else:
             measure = "count(*)" if det.kind == "count" else f"count(DISTINCT {_key_sql(det.distinct or '')})"
             scored = f"""

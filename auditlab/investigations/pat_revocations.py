@@ -229,7 +229,7 @@ def _api_after_findings(after: pl.DataFrame) -> list[Finding]:
 
 #: One row per revocation event: actor, owner, tokens, whether the actor owns them.
 _REVOCATIONS_SQL = f"""
-SELECT event_id, timestamp, action, user_email AS actor, ip_address, auth_context, resource_name,
+SELECT event_id, timestamp, action, user_key AS actor, ip_address, auth_context, resource_name,
        CASE WHEN action = 'organization.pat.all_revoked' THEN NULL ELSE owner END AS owner,
        CASE WHEN action = 'user.pat.revoked' THEN 1
             ELSE coalesce(TRY_CAST(details->>'revoked_count' AS BIGINT),
@@ -252,10 +252,10 @@ api AS (
 ),
 api_users AS (SELECT DISTINCT user_key FROM api),
 marks AS (
-    SELECT owner_key AS user_key, timestamp, action, event_id, user_email AS actor, ip_address FROM pat
+    SELECT owner_key AS user_key, timestamp, action, event_id, user_key AS actor, ip_address FROM pat
     WHERE action IN ('user.pat.created', 'user.pat.all_revoked') AND owner_key IS NOT NULL
     UNION ALL
-    SELECT u.user_key, p.timestamp, p.action, p.event_id, p.user_email, p.ip_address
+    SELECT u.user_key, p.timestamp, p.action, p.event_id, p.user_key, p.ip_address
     FROM pat p CROSS JOIN api_users u WHERE p.action = 'organization.pat.all_revoked'
 ),
 hits AS (
