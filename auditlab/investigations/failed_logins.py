@@ -150,7 +150,7 @@ def failed_logins(
             findings.append(f)
         findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
         new_first_ids = set(new["event_ids"].list.first().to_list()) if new.height else set()
-        tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, new_ids=new_first_ids)
+        tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, learn=learn, new_ids=new_first_ids)
     finally:
         if owned:
             scope.close()
@@ -178,11 +178,13 @@ _LOGINS_SQL = "SELECT * FROM {scope} WHERE list_contains($logins::VARCHAR[], act
 _FAILS_SQL = f"SELECT * FROM ({_LOGINS_SQL}) WHERE outcome = 'failure'"  # noqa: S608
 
 
-def _tables(scope: Scope, *, bf_w: timedelta, sp_w: timedelta, new_ids: set[str]) -> dict[str, pl.DataFrame]:
+def _tables(
+    scope: Scope, *, bf_w: timedelta, sp_w: timedelta, learn: int, new_ids: set[str]
+) -> dict[str, pl.DataFrame]:
     """The supporting tables, over the scope table (users and addresses compared by their keys)."""
     params: dict[str, object] = {
         "logins": list(LOGIN_ACTIONS), "resets": list(RESET_ACTIONS), "bf_us": micros(bf_w),
-        "sp_us": micros(sp_w), "new_ids": sorted(new_ids),
+        "sp_us": micros(sp_w), "new_ids": sorted(new_ids), "learn": learn,
     }  # fmt: skip
     reasons = scope.sql(
         f"""SELECT coalesce(error_message, '(none)') AS error_message, count(*) AS count,
@@ -229,6 +231,7 @@ def _tables(scope: Scope, *, bf_w: timedelta, sp_w: timedelta, new_ids: set[str]
     addresses = scope.sql(
         f"""SELECT user_key AS user_email, ip_key AS ip_address, count(*) AS logins, min(timestamp) AS first_seen,
                    max(timestamp) AS last_seen, list(event_id ORDER BY timestamp, event_id)[1] AS first_event_id,
+                   min(min(timestamp)) OVER (PARTITION BY user_key) + to_days(CAST($learn AS INTEGER)) AS learned_at,
                    list_contains($new_ids::VARCHAR[], first_event_id) AS new
             FROM ({_LOGINS_SQL}) WHERE outcome = 'success' AND user_key IS NOT NULL AND ip_key IS NOT NULL
             GROUP BY 1, 2 ORDER BY user_email, first_seen, ip_address""",  # noqa: S608

@@ -195,7 +195,7 @@ def pat_revocations(
         tables={
             "token_lifecycles": lifecycles,
             "revocations": revocations,
-            "api_after_revocation": after,
+            "api_after_revocation": after.drop("api_times"),
             "pat_timeline": timeline,
         },
         chart_builders={"pat_timeline": lambda: _timeline_chart(timeline)},
