@@ -188,3 +188,15 @@ def test_every_declared_detection_is_exported_or_says_why():
     assert sigma_rules([SUCCESS_AFTER_FAILURES]) == []
     with pytest.raises(QueryError, match="success_after_failures: a sequence detection has no Sigma form"):
         detection_rules(SUCCESS_AFTER_FAILURES)
+
+
+def test_cli_sigma_export(tmp_path):
+    from click.testing import CliRunner
+
+    from auditlab.cli import main
+
+    result = CliRunner().invoke(main, ["sigma", "export", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == str(tmp_path / "pipelines" / "spectra_assure_portal.yml")
+    again = CliRunner().invoke(main, ["sigma", "export", "--out", str(tmp_path)])
+    assert again.exit_code == 2 and "exists (pass --overwrite to replace it)" in again.output

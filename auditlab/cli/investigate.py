@@ -100,14 +100,19 @@ def investigate(
             "time range": f"{utc_text(start_at) if start_at else 'open'} .. {utc_text(end_at) if end_at else 'open'}",
             "generated": utc_text(datetime.now(UTC)),
         }
-        path = write_report(
-            results,
-            out,
-            title="auditlab investigation report",
-            scope=scope.query.to_text(),
-            facts=facts,
-            overwrite=overwrite,
-        )
+        from auditlab.errors import InputError
+
+        try:
+            path = write_report(
+                results,
+                out,
+                title="auditlab investigation report",
+                scope=scope.query.to_text(),
+                facts=facts,
+                overwrite=overwrite,
+            )
+        except InputError as exc:
+            raise InputError(str(exc).replace("pass overwrite=True", "pass --overwrite")) from None
         click.echo(f"report written to {path}", err=as_json)
 
 

@@ -27,7 +27,12 @@ def export(out_dir: str, overwrite: bool) -> None:
     auditlab's canonical columns). Convert them with sigma-cli, e.g.
     ``sigma convert -t splunk -p OUT/pipelines/spectra_assure_portal.yml OUT/rules``.
     """
+    from auditlab.errors import InputError
     from auditlab.sigma import export_sigma
 
-    for path in export_sigma(out_dir, overwrite=overwrite):
+    try:
+        paths = export_sigma(out_dir, overwrite=overwrite)
+    except InputError as exc:
+        raise InputError(str(exc).replace("pass overwrite=True", "pass --overwrite")) from None
+    for path in paths:
         click.echo(str(path))

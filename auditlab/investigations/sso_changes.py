@@ -29,7 +29,7 @@ from auditlab._time import iso_time
 from auditlab.catalog import LOGIN_ACTIONS, actions_in_family
 from auditlab.errors import QueryError
 from auditlab.filters.text import format_query
-from auditlab.investigations._common import Scope, fold_sql, run_sql, scope_of
+from auditlab.investigations._common import Scope, fold_sql, known, run_sql, scope_of
 from auditlab.investigations._result import Finding, InvestigationResult, finding_of_rows, sort_findings
 
 if TYPE_CHECKING:
@@ -309,12 +309,12 @@ def sso_changes(
             {"t": row["timestamp"], "until": until, "end": end},
         ).item()
         after = (
-            f"{row['reapplied_provider'].upper()} re-applied by {row['reapplied_by']} at {iso_time(until)}"
+            f"{row['reapplied_provider'].upper()} re-applied by {known(row['reapplied_by'], 'user')} at {iso_time(until)}"
             if until is not None
             else "not re-applied by the end of the scope"
         )
         title = (
-            f"SSO disabled by {row['user_email']} from {row['ip_address']}"
+            f"SSO disabled by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')}"
             f"{' outside working hours' if row['off_hours'] else ''}; {after}; {meanwhile} password logins meanwhile"
         )
         findings.append(_finding("high", "T1556", title, [row]))
@@ -325,7 +325,11 @@ def sso_changes(
     for (provider,), part in sorted(unapplied.group_by(["provider"]), key=lambda kv: str(kv[0][0])):
         rows = part.sort("timestamp", "event_id").to_dicts()
         idps = sorted({r["idp"] for r in rows if r["idp"]})
-        actors = ", ".join(sorted({f"{r['user_email']} from {r['ip_address']}" for r in rows}))
+        actors = ", ".join(
+            sorted(
+                {f"{known(r['user_email'], 'user')} from {known(r['ip_address'], 'address')}" for r in rows}
+            )
+        )
         steps = " and ".join(sorted({r["state"] for r in rows}))
         off = " (outside working hours)" if any(r["off_hours"] for r in rows) else ""
         title = (
@@ -344,7 +348,7 @@ def sso_changes(
         if row["event_id"] in used:
             continue
         title = (
-            f"{row['action']} by {row['user_email']} from {row['ip_address']} outside working hours "
+            f"{row['action']} by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')} outside working hours "
             f"({_when(row['local_time'], timezone)}){': ' + row['change'] if row['change'] else ''}"
         )
         findings.append(_finding("medium", "T1556", title, [row]))
@@ -353,9 +357,7 @@ def sso_changes(
     policy = ok.filter(~pl.col("auth_change") & pl.col("off_hours"))
     for (user,), part in sorted(policy.group_by(["user_key"]), key=lambda kv: str(kv[0][0])):
         rows = part.to_dicts()
-        title = (
-            f"{len(rows)} policy configuration change{'s' * (len(rows) != 1)} outside working hours by {user}"
-        )
+        title = f"{len(rows)} policy configuration change{'s' * (len(rows) != 1)} outside working hours by {known(user, 'user')}"
         findings.append(_finding("low", None, title, rows, groups=True))
 
     # password logins while SSO was in force, one per account
@@ -366,7 +368,7 @@ def sso_changes(
             sev, tech, why = "low", "T1078", f"while {names} was in force (the account signs in with {names})"
         else:
             sev, tech, why = "info", None, "while SSO was in force (the account never signed in with SSO)"
-        title = f"{row['user_email']} signed in with a password {n} time{'s' * (n != 1)} {why}"
+        title = f"{known(row['user_email'], 'user')} signed in with a password {n} time{'s' * (n != 1)} {why}"
         findings.append(
             Finding(
                 NAME,

@@ -208,3 +208,14 @@ def test_reads_a_persistent_store(tmp_path: Path) -> None:
     assert sorted(finding["event_ids"]) == ["f0", "f1", "f2", "f3", "f4"]
     both = run(str(export), "--store", store)
     assert both.exit_code == 2 and "give --store DIR or PATH..., not both" in both.output
+
+
+def test_report_is_not_replaced_without_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    out.write_text("keep me", encoding="utf-8")
+    result = run(SAMPLE, "--only", "sso_changes", "--out", str(out))
+    assert result.exit_code == 2
+    assert "exists (pass --overwrite to replace it)" in result.output
+    assert out.read_text(encoding="utf-8") == "keep me"
+    assert run(SAMPLE, "--only", "sso_changes", "--out", str(out), "--overwrite").exit_code == 0
+    assert "<html" in out.read_text(encoding="utf-8")
