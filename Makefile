@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/auditlab info $(SAMPLE)
-	$(BIN)/auditlab investigate $(SAMPLE) --out out/report.html
+	$(BIN)/auditlab investigate $(SAMPLE) --out out/report.html --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,9 +22,12 @@ from importlib.resources import files
 
 __all__ = [
     "ACTIONS",
+    "API",
     "AUTH_CONTEXT_SPELLINGS",
     "FAMILIES",
+    "LOGIN_ACTIONS",
     "OUTCOME_SPELLINGS",
+    "PORTAL",
     "TARGET_TYPES",
     "ActionInfo",
     "actions_in_family",
@@ -133,14 +136,18 @@ OUTCOME_SPELLINGS: dict[str, str] = {
     ),
 }
 
-#: lower-cased input spelling -> canonical authentication context (``portal`` or ``api``).
+#: The canonical authentication contexts: a person in the Portal's web UI, or a token on the API.
+PORTAL, API = "portal", "api"
+#: lower-cased input spelling -> canonical authentication context (:data:`PORTAL` or :data:`API`).
 AUTH_CONTEXT_SPELLINGS: dict[str, str] = {
-    **dict.fromkeys(["portal", "ui", "web", "portal_ui", "portal ui", "browser", "session"], "portal"),
+    **dict.fromkeys(["portal", "ui", "web", "portal_ui", "portal ui", "browser", "session"], PORTAL),
     **dict.fromkeys(
         ["api", "public_api", "public api", "rest", "pat", "token", "portal_api", "portal api", "api_token"],
-        "api",
+        API,
     ),
 }
+#: The actions that authenticate a user (password, SAML and OIDC logins); their failures are failed logins.
+LOGIN_ACTIONS: tuple[str, ...] = ("user.login", "user.sso.saml.login", "user.sso.oidc.login")
 
 
 def normalize_outcome(value: str | None) -> str | None:

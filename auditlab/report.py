@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditlab.charts import SEVERITY_COLORS
 from auditlab.investigations import all_findings
-from auditlab.investigations._result import _iso
+from auditlab.investigations._result import _iso, severity_rank
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -365,7 +365,7 @@ def render_html(
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     by_severity = ", ".join(
-        f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: _rank(kv[0]), reverse=True)
+        f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: severity_rank(kv[0]), reverse=True)
     )
     header_facts = {"scope": scope, **(facts or {}), "findings": f"{len(findings)} ({by_severity or 'none'})"}
     nav = "".join(
@@ -388,12 +388,6 @@ def render_html(
     return "\n".join(parts) + "\n"
 
 
-def _rank(severity: str) -> int:
-    from auditlab.investigations import SEVERITIES
-
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
-
-
 def write_report(
     results: Iterable[InvestigationResult],
     path: PathLike,
@@ -403,13 +397,18 @@ def write_report(
     facts: Mapping[str, object] | None = None,
     max_rows: int = MAX_ROWS,
     charts: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write :func:`render_html` of ``results`` to ``path`` (UTF-8; parent folders created).
 
-    The options are those of :func:`render_html`. Returns the path written.
+    Written atomically like every auditlab writer (a temporary file renamed into place, never half a
+    page); an existing file is replaced only with ``overwrite``. The other options are those of
+    :func:`render_html`. Returns the path written.
+
+    Raises:
+        InputError: ``path`` exists and ``overwrite`` is false.
     """
     page = render_html(list(results), title=title, scope=scope, facts=facts, max_rows=max_rows, charts=charts)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
-    return target
+    from auditlab.io._sink import write_text_atomic
+
+    return write_text_atomic(path, page, overwrite=overwrite)

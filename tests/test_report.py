@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from auditlab.charts import bar_chart
+from auditlab.errors import InputError
 from auditlab.investigations import Finding, InvestigationResult
 from auditlab.report import MAX_ENTITY_VALUES, MAX_EVENT_IDS, escape, render_html, write_report
 
@@ -161,3 +162,13 @@ def test_write_report_creates_folders(tmp_path: Path) -> None:
     path = write_report([evil_result()], tmp_path / "out" / "report.html", title="r", charts=False)
     assert path == tmp_path / "out" / "report.html"
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_write_report_is_atomic_and_does_not_overwrite_silently(tmp_path: Path) -> None:
+    path = write_report([evil_result()], tmp_path / "report.html", title="first", charts=False)
+    with pytest.raises(InputError, match="exists"):
+        write_report([evil_result()], path, title="second", charts=False)
+    assert "first" in path.read_text(encoding="utf-8")
+    write_report([evil_result()], path, title="second", charts=False, overwrite=True)
+    assert "second" in path.read_text(encoding="utf-8")
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left behind

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "load": "auditlab.cli.load:load",
     "query": "auditlab.cli.query:query",
     "samples": "auditlab.cli.samples:samples",
+    "sigma": "auditlab.cli.sigma:sigma",
     "sync": "auditlab.cli.sync:sync",
 }
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from auditlab._time import iso_time
 from auditlab.cli._options import (
     filter_options,
     json_option,
@@ -38,68 +39,90 @@ __all__ = ["investigate"]
     help="Run only this investigation (repeatable) [default: all].",
 )
 @click.option(
+    "--rules",
+    "rules",
+    type=click.Path(exists=True, path_type=str),
+    default=None,
+    help="Also run your own detections: a YAML/TOML rule file or a folder of them (see docs/detections.md).",
+)
+@click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, writable=True, path_type=str),
     default=None,
     help="Write the HTML report (one self-contained file) here.",
 )
+@click.option("--overwrite", is_flag=True, help="Replace the report file if it exists.")
 @json_option
 def investigate(
     paths: tuple[str, ...],
     store: str | None,
     query: Query,
     only: tuple[str, ...],
+    rules: str | None,
     out: str | None,
+    overwrite: bool,
     as_json: bool,
 ) -> None:
-    """Run the investigations (failed logins, PAT revocations, SSO changes, quota spending).
+    """Run the investigations (failed logins, PAT revocations, SSO changes, quota spending, exports).
 
-    Investigates ALL events unless --since, --start/--end or --where narrow the scope. Prints one
-    line per finding, grouped by investigation; --json prints a JSON list of findings instead.
-    --out writes the HTML report (inline charts, opens offline). An invalid filter exits 2.
+    Investigates ALL events unless --since, --start/--end or --where narrow the scope (a --where
+    without a time range also means all events). Prints one line per finding, grouped by
+    investigation; --json prints a JSON list of findings instead. --rules adds your own detections
+    (their findings under "rules"). --out writes the HTML report (inline charts, opens offline); it
+    does not replace an existing file without --overwrite. An invalid filter or rule file exits 2.
 
     Example:
 
         auditlab investigate data/samples/portal_audit_export.zip --out out/report.html
     """
-    ws = open_workspace(store, paths, quiet=as_json)
-
     from auditlab.investigations import all_findings, run_all
+    from auditlab.investigations.detection import load_rules
 
-    results = run_all(ws, query=query, names=only or None)
+    declared = load_rules(rules) if rules else None  # a bad rule file fails before loading the data
+    ws = open_workspace(store, paths, quiet=as_json)
+    results = run_all(ws, query=query, names=only or None, rules=declared)
     findings = all_findings(results)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
     else:
         _echo_summary(results, findings)
     if out:
+        from auditlab.investigations._common import Scope
         from auditlab.report import write_report
 
-        scope_result = ws.query(query)
-        start_at, end_at = scope_result.bounds
+        with Scope(ws, query) as scope:
+            count = scope.count()
+        start_at, end_at = scope.bounds
         span = ws.time_span()  # an open end of the range reads as the first / last event loaded
-        start = _when(start_at) if start_at else f"{_when(span[0])} (first event)" if span else "open"
+        start = iso_time(start_at) if start_at else f"{iso_time(span[0])} (first event)" if span else "open"
         end = (
-            _when(end_at) + " (exclusive)" if end_at else f"{_when(span[1])} (last event)" if span else "open"
+            iso_time(end_at) + " (exclusive)"
+            if end_at
+            else f"{iso_time(span[1])} (last event)"
+            if span
+            else "open"
         )
         facts = {
             "sources": ", ".join(paths) if paths else f"store {store}",
-            "events in scope": scope_result.count(),
+            "events in scope": count,
             "time range": f"{start} .. {end}",
-            "generated": _when(datetime.now(UTC)),
+            "generated": iso_time(datetime.now(UTC)),
         }
-        path = write_report(
-            results, out, title="auditlab investigation report", scope=query.to_text(), facts=facts
-        )
+        from auditlab.errors import InputError
+
+        try:
+            path = write_report(
+                results,
+                out,
+                title="auditlab investigation report",
+                scope=scope.query.to_text(),
+                facts=facts,
+                overwrite=overwrite,
+            )
+        except InputError as exc:
+            raise InputError(str(exc).replace("pass overwrite=True", "pass --overwrite")) from None
         click.echo(f"report written to {path}", err=as_json)
-
-
-def _when(t: datetime) -> str:
-    """The report's one timestamp format (as the findings': ISO 8601 UTC, milliseconds when not zero)."""
-    from auditlab.investigations._result import _iso
-
-    return _iso(t.astimezone(UTC))
 
 
 def _one_line(text: str) -> str:

@@ -1,42 +1,48 @@
-"""The canned investigations: failed logins, PAT revocations, SSO changes, quota spending.
+"""The canned investigations: failed logins, PAT revocations, SSO changes, quota spending, data exports.
 
 Each investigation is one function ``name(ws, *, query=None, **thresholds) -> InvestigationResult``
 in its own module of the same name. :data:`INVESTIGATIONS` is the one registry (name ->
 ``"module:function"``); the modules are imported only when an investigation is first used, so
-``import auditlab.investigations`` stays light. Adding an investigation is one module and one row here.
+``import auditlab.investigations`` stays light. Their detections are declared as data where they can
+be (:mod:`.detections`, the form in :mod:`.detection`); adding a detection is one declaration, and
+users add their own as rule files (``run_all(ws, rules="rules/")``, ``auditlab investigate --rules``).
 
 The functions are public as ``auditlab.failed_logins`` etc.; ``auditlab.investigations.failed_logins``
 is the module (a package's attribute named like its submodule is the submodule, in Python).
 
 Examples:
     >>> list(INVESTIGATIONS)
-    ['failed_logins', 'pat_revocations', 'sso_changes', 'quota_spending']
+    ['failed_logins', 'pat_revocations', 'sso_changes', 'quota_spending', 'data_exports']
     >>> get_investigation("failed_logins").__name__
     'failed_logins'
     >>> get_investigation("lateral_movement")
     Traceback (most recent call last):
     ...
-    auditlab.errors.QueryError: unknown investigation 'lateral_movement'; known: failed_logins, pat_revocations, sso_changes, quota_spending
+    auditlab.errors.QueryError: unknown investigation 'lateral_movement'; known: failed_logins, pat_revocations, sso_changes, quota_spending, data_exports
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from auditlab.errors import QueryError
-from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult
+from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult, sort_findings
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
+    from auditlab._types import PathLike
     from auditlab.filters.model import Query
+    from auditlab.investigations.detection import Detection
     from auditlab.store.workspace import Workspace
 
 __all__ = [
     "EVIDENCE_COLUMNS",
     "INVESTIGATIONS",
+    "RULES_RESULT",
     "SEVERITIES",
     "Finding",
     "InvestigationResult",
@@ -52,7 +58,10 @@ INVESTIGATIONS: dict[str, str] = {
     "pat_revocations": "auditlab.investigations.pat_revocations:pat_revocations",
     "sso_changes": "auditlab.investigations.sso_changes:sso_changes",
     "quota_spending": "auditlab.investigations.quota_spending:quota_spending",
+    "data_exports": "auditlab.investigations.data_exports:data_exports",
 }
+#: The name of the result that holds the findings of the user's rules (``run_all(ws, rules=...)``).
+RULES_RESULT = "rules"
 
 Investigation = Callable[..., InvestigationResult]
 
@@ -83,20 +92,26 @@ def run_all(
     query: Query | str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     names: Iterable[str] | None = None,
+    rules: PathLike | Iterable[Detection] | None = None,
 ) -> list[InvestigationResult]:
-    """Run every registered investigation (or ``names``) over the same scope.
+    """Run every registered investigation (or ``names``), and the user's rules, over one scope.
+
+    The scope is materialised once (a temporary table) and shared by every investigation.
 
     Args:
         ws: the workspace or store.
         query: the scope, a :class:`~auditlab.Query` or its text form; ``None``: all events.
         params: per investigation, keyword thresholds, e.g. ``{"failed_logins": {"brute_force_threshold": 3}}``.
         names: which investigations, in this order (default: all, in registry order).
+        rules: the user's own detections: a rule file or folder of YAML/TOML files in the declared form
+            (see :func:`~auditlab.investigations.detection.load_rules`), or :class:`Detection` objects;
+            their findings come last, as one result named ``rules``.
 
     Returns:
-        One :class:`InvestigationResult` per investigation, in order.
+        One :class:`InvestigationResult` per investigation, in order (then ``rules``).
 
     Raises:
-        QueryError: an unknown name in ``names`` or ``params``.
+        QueryError: an unknown name in ``names`` or ``params``; a bad rule file (naming file and field).
 
     Examples:
         >>> import auditlab
@@ -110,7 +125,17 @@ def run_all(
         raise QueryError(f"unknown investigation {unknown[0]!r}; known: {', '.join(INVESTIGATIONS)}")
     chosen = list(INVESTIGATIONS) if names is None else list(names)
     functions = [(name, get_investigation(name)) for name in chosen]  # fail on a bad name before running
-    return [function(ws, query=query, **params.get(name, {})) for name, function in functions]
+    from auditlab.investigations._common import Scope
+    from auditlab.investigations.detection import load_rules, run_detections
+
+    declared = None
+    if rules is not None:  # read and check the rules before running anything
+        declared = load_rules(rules) if isinstance(rules, (str, os.PathLike)) else list(rules)
+    with Scope(ws, query) as scope:
+        results = [function(ws, query=scope, **params.get(name, {})) for name, function in functions]
+        if declared is not None:
+            results.append(run_detections(ws, declared, query=scope, name=RULES_RESULT, title="User rules"))
+    return results
 
 
 def all_findings(results: Iterable[InvestigationResult]) -> list[Finding]:
@@ -124,9 +149,7 @@ def all_findings(results: Iterable[InvestigationResult]) -> list[Finding]:
         >>> [f.title for f in all_findings([InvestigationResult("x", "X", {}, [a, b])])]
         ['B', 'A']
     """
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    found = [f for r in results for f in r.findings]
-    return sorted(found, key=lambda f: (-rank.get(f.severity, -1), f.first_seen, f.investigation, f.title))
+    return sort_findings(f for r in results for f in r.findings)
 
 
 def evidence(ws: Workspace, finding: Finding, *, columns: Sequence[str] = EVIDENCE_COLUMNS) -> pl.DataFrame:
@@ -154,6 +177,6 @@ def evidence(ws: Workspace, finding: Finding, *, columns: Sequence[str] = EVIDEN
     if unknown or not columns:
         raise QueryError(f"not a canonical column: {unknown[0] if unknown else '(none given)'}")
     select = ", ".join(f'"{c}"' for c in columns)
-    sql = f"SELECT {select} FROM events WHERE list_contains(?, event_id) ORDER BY timestamp, event_id"  # noqa: S608
-    frame: pl.DataFrame = ws.con.sql(sql, params=[list(finding.event_ids)]).pl()
+    sql = f"SELECT {select} FROM events WHERE list_contains($ids, event_id) ORDER BY timestamp, event_id"  # noqa: S608
+    frame: pl.DataFrame = ws.con.sql(sql, params={"ids": list(finding.event_ids)}).pl()
     return frame

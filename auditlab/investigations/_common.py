@@ -1,26 +1,61 @@
-"""Helpers the investigations share: thresholds and windows, the scope, sliding episodes, ordering.
+"""What the investigations share: the scope rule, the identity rule, thresholds, named-parameter SQL.
+
+**Scope rule.** An investigation reads exactly its query's time range. A query given as text
+without a time clause, or no query at all, means *all events* (the explorer's default of the last
+24 hours does not apply to investigations); a :class:`~auditlab.Query` object carries its own range
+and is taken as it is. The same rule holds from Python, the notebooks and ``auditlab investigate``.
+
+**Identity rule.** An entity is compared the way the filter model compares it: a user address with
+ASCII letters folded to lower case (``fold_ascii``, as ``user_email is`` does; on a failed login the
+Portal records what was typed), an IP address in its canonical form (IPv6 compressed and lower-cased
+however it was written). The scope table carries both as ``user_key`` and ``ip_key``; every grouping
+uses them.
+
+**Named parameters.** SQL here takes ``$name`` parameters from a dict, never positional ``?`` lists.
 
 Examples:
     >>> as_window("15m", "brute_force_window")
     datetime.timedelta(seconds=900)
+    >>> scope_query("user_email is a@x").to_text()
+    'user_email is a@x; all time'
+    >>> canonical_ip("2001:DB8:0:0:0:0:0:1"), canonical_ip("[2001:db8::1]"), canonical_ip("10.0.0.1")
+    ('2001:db8::1', '2001:db8::1', '10.0.0.1')
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import ipaddress
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from auditlab.errors import QueryError
-from auditlab.investigations._result import SEVERITIES, Finding
+from auditlab.filters.model import Query
+from auditlab.filters.text import _split, parse_query
+from auditlab.filters.to_sql import _fold_sql, to_sql
 from auditlab.store.result import QueryResult, parse_bucket
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import polars as pl
 
-    from auditlab.filters.model import Query
-
-__all__ = ["as_count", "as_window", "micros", "name_list", "scope_of", "sliding_episodes", "sort_findings"]
+__all__ = [
+    "Scope",
+    "as_count",
+    "as_window",
+    "canonical_ip",
+    "fold_sql",
+    "known",
+    "micros",
+    "name_list",
+    "named",
+    "run_sql",
+    "scope_of",
+    "scope_query",
+    "span_text",
+]
 
 _UNIT_DELTA = {
     "to_seconds": timedelta(seconds=1),
@@ -29,13 +64,16 @@ _UNIT_DELTA = {
     "to_days": timedelta(days=1),
     "to_weeks": timedelta(weeks=1),
 }
+_TIME_WORDS = ("since", "last", "all", "until", "between")
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
 
-def as_window(value: timedelta | str, name: str) -> timedelta:
-    """A positive window from a ``timedelta`` or a text like ``15m``, ``1h``, ``7d``.
+def as_window(value: timedelta | str, name: str, *, allow_zero: bool = False) -> timedelta:
+    """A positive window from a ``timedelta`` or a text like ``15m``, ``1h``, ``7d``: the one duration rule.
 
     Raises:
-        QueryError: not positive, or text that is not a count and a unit (s, m, h, d, w).
+        QueryError: not positive (or negative with ``allow_zero``), or text that is not a count and a
+            unit (s, m, h, d, w).
 
     Examples:
         >>> as_window("15m", "w"), as_window(timedelta(hours=1), "w")
@@ -46,6 +84,8 @@ def as_window(value: timedelta | str, name: str) -> timedelta:
         auditlab.errors.QueryError: brute_force_window: bad time bucket '0m': use e.g. 1m, 15m, 1h, 6h, 1d, 1w, 1mo
     """
     if isinstance(value, str):
+        if allow_zero and value.strip() in ("0", "0s", "0m", "0h", "0d"):
+            return timedelta(0)
         try:
             unit, amount = parse_bucket(value)
         except QueryError as exc:
@@ -53,7 +93,7 @@ def as_window(value: timedelta | str, name: str) -> timedelta:
         if unit not in _UNIT_DELTA:
             raise QueryError(f"{name}: use s, m, h, d or w for a window, got {value!r}")
         value = _UNIT_DELTA[unit] * amount
-    if not isinstance(value, timedelta) or value <= timedelta(0):
+    if not isinstance(value, timedelta) or value < timedelta(0) or (value == timedelta(0) and not allow_zero):
         raise QueryError(f"{name} must be a positive duration, got {value!r}")
     return value
 
@@ -70,92 +110,21 @@ def as_count(value: int, name: str) -> int:
 
 
 def micros(window: timedelta) -> int:
-    """A window in whole microseconds, for ``to_microseconds(?)`` in SQL."""
+    """A window in whole microseconds, for ``to_microseconds($w)`` in SQL."""
     return window // timedelta(microseconds=1)
 
 
-def scope_of(ws: Any, query: Query | str | None) -> QueryResult:
-    """The events an investigation reads: ``query``, or all events when ``None``."""
-    return QueryResult(ws, "all time" if query is None else query)
-
-
-def sliding_episodes(
-    con: duckdb.DuckDBPyConnection,
-    source_sql: str,
-    params: list[object],
-    *,
-    key: str,
-    measure: str,
-    threshold: int,
-    window: timedelta,
-) -> pl.DataFrame:
-    """Episodes where a sliding-window measure per ``key`` reaches ``threshold``.
-
-    An event is *hot* when the window ``[t - window, t]`` of its key (both ends inclusive, events
-    at the same instant included) has ``measure >= threshold``. Hot windows of one key that overlap
-    merge into one episode; its evidence is every source event of that key inside the merged span.
-
-    Args:
-        con: the DuckDB connection.
-        source_sql: a SELECT giving ``event_id``, ``timestamp``, ``user_email``, ``ip_address`` and ``key``.
-        params: its positional parameters.
-        key: the column to partition by (a constant of the caller, never log text).
-        measure: the window aggregate, e.g. ``count(*)`` or ``count(DISTINCT user_email)``.
-        threshold: the minimum measure.
-        window: the window length.
-
-    Returns:
-        One row per episode: ``key``, ``peak`` (highest measure), ``first_seen``, ``last_seen``,
-        ``count``, ``event_ids`` (by time), ``users`` and ``ips`` (sorted, distinct), by first_seen.
+def span_text(first: datetime, last: datetime) -> str:
+    """``8 min`` or ``2.5 h``: how long an episode lasted.
 
     Examples:
-        >>> import duckdb
-        >>> con = duckdb.connect()
-        >>> src = ("SELECT * FROM (VALUES ('a', TIMESTAMPTZ '2026-01-01 00:00:00Z', 'u', '1.1.1.1'), "
-        ...        "('b', TIMESTAMPTZ '2026-01-01 00:10:00Z', 'u', '1.1.1.1'), "
-        ...        "('c', TIMESTAMPTZ '2026-01-01 00:20:00Z', 'u', '1.1.1.1')) v(event_id, timestamp, user_email, ip_address)")
-        >>> ep = sliding_episodes(con, src, [], key="user_email", measure="count(*)", threshold=2,
-        ...                       window=timedelta(minutes=10))
-        >>> ep.select("key", "peak", "count", "event_ids").rows()
-        [('u', 2, 3, ['a', 'b', 'c'])]
+        >>> from datetime import datetime, UTC
+        >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+        >>> span_text(t, t + timedelta(minutes=8)), span_text(t, t + timedelta(hours=3))
+        ('8 min', '3.0 h')
     """
-    sql = f"""
-    WITH src AS ({source_sql}),
-    scored AS (
-        SELECT {key} AS k, timestamp AS t,
-               {measure} OVER (PARTITION BY {key} ORDER BY timestamp
-                               RANGE BETWEEN to_microseconds(?) PRECEDING AND CURRENT ROW) AS n
-        FROM src WHERE {key} IS NOT NULL
-    ),
-    hot AS (SELECT k, t, n FROM scored WHERE n >= ?),
-    marked AS (
-        SELECT k, t, n,
-               CASE WHEN lag(t) OVER (PARTITION BY k ORDER BY t) >= t - to_microseconds(?) THEN 0 ELSE 1 END AS start
-        FROM hot
-    ),
-    islands AS (
-        SELECT k, t, n, sum(start) OVER (PARTITION BY k ORDER BY t ROWS UNBOUNDED PRECEDING) AS ep FROM marked
-    ),
-    episodes AS (
-        SELECT k, ep, min(t) - to_microseconds(?) AS lo, max(t) AS hi, max(n) AS peak FROM islands GROUP BY k, ep
-    )
-    SELECT e.k AS key, e.peak, min(s.timestamp) AS first_seen, max(s.timestamp) AS last_seen, count(*) AS count,
-           list(s.event_id ORDER BY s.timestamp, s.event_id) AS event_ids,
-           list_sort(list_distinct(list(s.user_email))) AS users,
-           list_sort(list_distinct(list(s.ip_address))) AS ips
-    FROM episodes e JOIN src s ON s.{key} = e.k AND s.timestamp BETWEEN e.lo AND e.hi
-    GROUP BY e.k, e.ep, e.peak
-    ORDER BY first_seen, key
-    """  # noqa: S608 - key/measure are the caller's constants; values are parameters
-    us = micros(window)
-    frame: pl.DataFrame = con.sql(sql, params=[*params, us, threshold, us, us]).pl()
-    return frame
-
-
-def sort_findings(findings: list[Finding]) -> list[Finding]:
-    """Most severe first, then by first_seen, then by title."""
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(findings, key=lambda f: (-rank[f.severity], f.first_seen, f.title))
+    minutes = round((last - first).total_seconds() / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def name_list(values: list[str], *, limit: int = 3) -> str:
@@ -167,3 +136,179 @@ def name_list(values: list[str], *, limit: int = 3) -> str:
     """
     head = ", ".join(values[:limit])
     return head if len(values) <= limit else f"{head} and {len(values) - limit} more"
+
+
+def known(value: object, what: str) -> str:
+    """A value for a title, or what is missing (``an unknown group``): titles never show ``None`` or ``?``.
+
+    Examples:
+        >>> known("Mobile", "group"), known(None, "group"), known("", "user")
+        ('Mobile', 'an unknown group', 'an unknown user')
+    """
+    return f"an unknown {what}" if value is None or value == "" else str(value)
+
+
+def canonical_ip(value: str) -> str:
+    """An IP address as the identity rule compares it: IPv6 compressed, lower case; else as given."""
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return value
+
+
+def fold_sql(expr: str) -> str:
+    """SQL folding a user address as the filter model's ``user_email`` comparison does (ASCII letters only)."""
+    return _fold_sql(f"({expr})")
+
+
+def named(sql: str, params: list[object], prefix: str) -> tuple[str, dict[str, object]]:
+    """Positional ``?`` placeholders of a compiled filter as ``$<prefix><n>``, and their dict.
+
+    Only for SQL from :func:`auditlab.filters.to_sql`, whose text holds no ``?`` but its placeholders.
+
+    Examples:
+        >>> named('"a" = ? AND "b" IN (?, ?)', [1, 2, 3], "q")
+        ('"a" = $q0 AND "b" IN ($q1, $q2)', {'q0': 1, 'q1': 2, 'q2': 3})
+    """
+    parts = sql.split("?")
+    if len(parts) - 1 != len(params):
+        raise QueryError("internal: placeholders and parameters differ")  # pragma: no cover
+    out, values = [parts[0]], {}
+    for i, (value, tail) in enumerate(zip(params, parts[1:], strict=True)):
+        values[f"{prefix}{i}"] = value
+        out.append(f"${prefix}{i}{tail}")
+    return "".join(out), values
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> pl.DataFrame:
+    """Run ``sql`` with the named parameters it uses (``$name``) taken from ``params``, as a Polars frame.
+
+    Raises:
+        QueryError: the SQL uses a name ``params`` lacks.
+    """
+    used = set(_PARAM.findall(sql))
+    missing = sorted(used - set(params))
+    if missing:
+        raise QueryError(f"internal: no value for ${missing[0]}")  # pragma: no cover
+    frame: pl.DataFrame = con.sql(sql, params={k: params[k] for k in used}).pl()
+    return frame
+
+
+def has_time_clause(text: str) -> bool:
+    """True when a query's text form has a time clause (``since 7d``, ``all time``, ``between ...``)."""
+    return any(c.strip() and c.split(None, 1)[0].lower() in _TIME_WORDS for c in _split(text, ";"))
+
+
+def scope_query(query: Query | str | Scope | None) -> Query:
+    """The query an investigation reads under the scope rule (see the module docstring).
+
+    Raises:
+        QueryError: a text that is not a query, or something that is not a query.
+    """
+    if query is None:
+        return Query(time_range="all")
+    if isinstance(query, Scope):
+        return query.query
+    if isinstance(query, str):
+        parsed = parse_query(query)
+        return parsed if has_time_clause(query) else parsed.since("all")
+    if isinstance(query, Query):
+        return query
+    raise QueryError(f"expected a Query or its text form, got {type(query).__name__}")
+
+
+class Scope:
+    """The events of one investigation run, materialised once as a temporary table.
+
+    The table ``table`` holds every canonical column of the events in scope plus ``user_key``
+    (the folded user address) and ``ip_key`` (the canonical IP address). ``where_sql`` /
+    ``params`` is the scope's predicate over ``events`` (named parameters ``$q<n>``), for the
+    investigations that also read history before the scope (SSO state, quota baselines).
+    Close it (or use it as a context manager) to drop the table.
+
+    Examples:
+        >>> import auditlab
+        >>> ws = auditlab.load("data/samples/portal_audit_export.zip")
+        >>> with Scope(ws, "action is user.login") as s:
+        ...     s.query.to_text(), s.count() > 0
+        ('action is user.login; all time', True)
+    """
+
+    def __init__(self, ws: Any, query: Query | str | None = None) -> None:
+        self.ws = ws
+        self.con: duckdb.DuckDBPyConnection = ws.con
+        self.query = scope_query(query)
+        result = QueryResult(ws, self.query)
+        self.bounds: tuple[datetime | None, datetime | None] = result.bounds
+        where, positional = to_sql(self.query, anchor=result.anchor)
+        self.where_sql, self.params = named(where, positional, "q")
+        self.table = f"auditlab_scope_{uuid.uuid4().hex[:12]}"
+        self._materialise()
+
+    def _materialise(self) -> None:
+        import pyarrow as pa
+
+        ips = run_sql(
+            self.con,
+            f"SELECT DISTINCT ip_address FROM events WHERE ({self.where_sql}) AND ip_address IS NOT NULL",  # noqa: S608
+            self.params,
+        )["ip_address"].to_list()
+        odd = {ip: canonical_ip(ip) for ip in ips}
+        odd = {k: v for k, v in odd.items() if k != v}
+        ip_map = f"{self.table}_ip"
+        self.con.register(
+            ip_map,
+            pa.table(
+                {"raw": list(odd), "canon": list(odd.values())},
+                schema=pa.schema([("raw", pa.string()), ("canon", pa.string())]),
+            ),
+        )
+        try:
+            self.con.execute(
+                f"""CREATE TEMP TABLE {self.table} AS
+                SELECT e.*, {fold_sql("e.user_email")} AS user_key, coalesce(m.canon, e.ip_address) AS ip_key
+                FROM events e LEFT JOIN {ip_map} m ON m.raw = e.ip_address
+                WHERE ({self.where_sql})""",  # noqa: S608 - the table names are ours; values are parameters
+                {k: v for k, v in self.params.items() if f"${k}" in self.where_sql},
+            )
+        finally:
+            self.con.unregister(ip_map)
+
+    def sql(self, sql: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
+        """Run ``sql`` (``{scope}`` stands for the scope table) with named parameters (and the scope's)."""
+        return run_sql(self.con, sql.replace("{scope}", self.table), {**self.params, **(params or {})})
+
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+        """Like :meth:`sql`, as Python tuples (for a scalar or a few rows)."""
+        sql = sql.replace("{scope}", self.table)
+        values = {**self.params, **(params or {})}
+        used = set(_PARAM.findall(sql))
+        return self.con.execute(sql, {k: values[k] for k in used}).fetchall()
+
+    def count(self) -> int:
+        """How many events are in scope."""
+        rows = self.con.execute(f"SELECT count(*) FROM {self.table}").fetchall()  # noqa: S608
+        return int(rows[0][0])
+
+    def close(self) -> None:
+        """Drop the scope table (idempotent)."""
+        self.con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def __enter__(self) -> Scope:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Scope {self.query.to_text()!r}>"
+
+
+def scope_of(ws: Any, query: Query | str | Scope | None) -> tuple[Scope, bool]:
+    """The scope to read and whether the caller owns it (and must close it): a given :class:`Scope` is shared."""
+    if isinstance(query, Scope):
+        return query, False
+    return Scope(ws, query), True

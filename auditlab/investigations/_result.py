@@ -11,22 +11,47 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from auditlab._time import iso_time
+
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["SEVERITIES", "Finding", "InvestigationResult"]
+__all__ = [
+    "SEVERITIES",
+    "Finding",
+    "InvestigationResult",
+    "finding_of_rows",
+    "severity_rank",
+    "sort_findings",
+]
 
-#: Severity levels, least to most severe.
+#: Severity levels, least to most severe. The one order: :func:`severity_rank` and :func:`sort_findings`.
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+_iso = iso_time  # the name report.py imports
 
 
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond // 1000:03d}" if t.microsecond else "") + "Z"
+def severity_rank(severity: str) -> int:
+    """0 for ``info`` .. 4 for ``critical``; -1 for a name that is not a severity.
+
+    Examples:
+        >>> severity_rank("high"), severity_rank("urgent")
+        (3, -1)
+    """
+    return _RANK.get(severity, -1)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """Most severe first, then by first seen, then by investigation and title (the one finding order)."""
+    return sorted(
+        findings, key=lambda f: (-severity_rank(f.severity), f.first_seen, f.investigation, f.title)
+    )
 
 
 @dataclass(frozen=True)
@@ -111,3 +136,37 @@ class InvestigationResult:
         schema = {"severity": pl.String, "technique": pl.String, "title": pl.String,
                   "first_seen": pl.String, "last_seen": pl.String, "count": pl.Int64}  # fmt: skip
         return pl.DataFrame(rows, schema=schema)
+
+
+def finding_of_rows(
+    investigation: str,
+    severity: str,
+    technique: str | None,
+    title: str,
+    rows: Sequence[Mapping[str, Any]],
+    entities: Mapping[str, Iterable[str | None]],
+) -> Finding:
+    """A finding whose evidence is ``rows`` (each with ``event_id`` and ``timestamp``): span, count, ids by time.
+
+    ``entities`` lists values per kind; missing values are dropped, the rest sorted and deduplicated.
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> t = datetime(2026, 10, 1, tzinfo=UTC)
+        >>> f = finding_of_rows("x", "low", None, "T", [{"event_id": "b", "timestamp": t},
+        ...                     {"event_id": "a", "timestamp": t}], {"user": ["u", None, "u"]})
+        >>> f.event_ids, f.entities, f.count
+        (('a', 'b'), {'user': ['u']}, 2)
+    """
+    ordered = sorted(rows, key=lambda r: (r["timestamp"], r["event_id"]))
+    return Finding(
+        investigation,
+        severity,
+        technique,
+        title,
+        {kind: sorted({v for v in values if v}) for kind, values in entities.items()},
+        ordered[0]["timestamp"],
+        ordered[-1]["timestamp"],
+        len(ordered),
+        tuple(dict.fromkeys(r["event_id"] for r in ordered)),
+    )

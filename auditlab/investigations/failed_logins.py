@@ -17,25 +17,23 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from auditlab.investigations._common import (
-    as_count,
-    as_window,
-    micros,
-    name_list,
-    scope_of,
-    sliding_episodes,
-    sort_findings,
+from auditlab.catalog import LOGIN_ACTIONS
+from auditlab.investigations._common import Scope, as_count, as_window, micros, scope_of
+from auditlab.investigations._result import InvestigationResult, sort_findings
+from auditlab.investigations.detection import episodes, finding_of_episode
+from auditlab.investigations.detections import (
+    BRUTE_FORCE,
+    NEW_ADDRESS,
+    PASSWORD_SPRAY,
+    SUCCESS_AFTER_FAILURES,
 )
-from auditlab.investigations._result import Finding, InvestigationResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from datetime import datetime
-
     import altair as alt
-    import duckdb
     import polars as pl
 
     from auditlab.filters.model import Query
@@ -45,21 +43,16 @@ __all__ = ["LOGIN_ACTIONS", "RESET_ACTIONS", "failed_logins"]
 
 NAME = "failed_logins"
 
-#: The actions that authenticate a user; their failures are the failed logins.
-LOGIN_ACTIONS: tuple[str, ...] = ("user.login", "user.sso.saml.login", "user.sso.oidc.login")
 #: Password reset events: listed beside the failures (a reset often follows a brute force).
 RESET_ACTIONS: tuple[str, ...] = ("user.password_reset_initiated", "user.password_reset_completed")
-
-
-def _span(first: datetime, last: datetime) -> str:
-    minutes = round((last - first).total_seconds() / 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+#: The title of a success after failures that is also the user's first login from an address.
+_FROM_NEW = "{key} logged in from new address {then_ip} after {steps} failed logins in {span}"
 
 
 def failed_logins(
     ws: Workspace,
     *,
-    query: Query | str | None = None,
+    query: Query | str | Scope | None = None,
     brute_force_failures: int = 5,
     brute_force_window: timedelta | str = timedelta(minutes=15),
     spray_users: int = 10,
@@ -92,7 +85,7 @@ def failed_logins(
     Args:
         ws: the workspace or store.
         query: which events to read (a :class:`~auditlab.Query` or its text form, with the Portal
-            semantics: a text without a time clause means the last 24 h); default ``None``: all events.
+            rule of :mod:`auditlab.investigations._common`: without a time clause, all events); default ``None``: all events.
         brute_force_failures: default 5: five failures in 15 minutes is the common account
             lockout policy (e.g. CIS and Microsoft baselines lock after 5 to 10 attempts).
         brute_force_window: default 15 minutes, the usual lockout observation window.
@@ -134,74 +127,33 @@ def failed_logins(
     saf_n = as_count(success_after_failures, "success_after_failures")
     saf_w = as_window(success_window, "success_window")
     learn = learning_days if learning_days == 0 else as_count(learning_days, "learning_days")
+    brute = dataclasses.replace(BRUTE_FORCE, threshold=bf_n, window=bf_w)
+    spray = dataclasses.replace(PASSWORD_SPRAY, threshold=sp_n, window=sp_w)
+    after = dataclasses.replace(SUCCESS_AFTER_FAILURES, threshold=saf_n, window=saf_w)
+    new_address = dataclasses.replace(NEW_ADDRESS, learning=timedelta(days=learn))
 
-    scope = scope_of(ws, query)
-    where, params = scope.where()
-    con = scope.con
-    marks = ", ".join("?" for _ in LOGIN_ACTIONS)
-    logins_sql = (
-        "SELECT event_id, timestamp, action, outcome, user_email, ip_address, error_message "  # noqa: S608
-        f"FROM events WHERE ({where}) AND action IN ({marks})"
-    )
-    logins_params: list[object] = [*params, *LOGIN_ACTIONS]
-    fail_sql = f"SELECT * FROM ({logins_sql}) WHERE outcome = 'failure'"  # noqa: S608
-
-    brute = sliding_episodes(
-        con, fail_sql, logins_params, key="user_email", measure="count(*)", threshold=bf_n, window=bf_w
-    )
-    spray = sliding_episodes(
-        con, fail_sql, logins_params, key="ip_address", measure="count(DISTINCT user_email)",
-        threshold=sp_n, window=sp_w,
-    )  # fmt: skip
-    addresses = _user_addresses(con, logins_sql, logins_params, learning_days=learn)
-    after = _success_after_failures(con, logins_sql, logins_params, threshold=saf_n, window=saf_w)
-
-    findings: list[Finding] = []
-    for row in brute.iter_rows(named=True):
-        findings.append(Finding(
-            NAME, "high", "T1110.001",
-            f"Brute force against {row['key']}: {row['count']} failed logins in "
-            f"{_span(row['first_seen'], row['last_seen'])} from {name_list(row['ips'])}",
-            {"user": [row["key"]], "ip": row["ips"]},
-            row["first_seen"], row["last_seen"], row["count"], tuple(row["event_ids"]),
-        ))  # fmt: skip
-    for row in spray.iter_rows(named=True):
-        findings.append(Finding(
-            NAME, "high", "T1110.003",
-            f"Password spray from {row['key']}: {len(row['users'])} users failed in "
-            f"{_span(row['first_seen'], row['last_seen'])} ({name_list(row['users'])})",
-            {"ip": [row["key"]], "user": row["users"]},
-            row["first_seen"], row["last_seen"], row["count"], tuple(row["event_ids"]),
-        ))  # fmt: skip
-    new = addresses.filter(addresses["new"])
-    new_first_ids = set(new["first_event_id"].to_list())
-    folded: set[str] = set()
-    for row in after.iter_rows(named=True):
-        is_new = row["success_id"] in new_first_ids
-        if is_new:
-            folded.add(row["success_id"])
-        ips = sorted({*row["failure_ips"], row["success_ip"]} - {None})
-        where_from = f"new address {row['success_ip']}" if is_new else f"{row['success_ip']}"
-        findings.append(Finding(
-            NAME, "critical" if is_new else "medium", "T1078",
-            f"{row['user_email']} logged in from {where_from} after {row['failures']} failed logins "
-            f"in {_span(row['first_failure'], row['success_at'])}",
-            {"user": [row["user_email"]], "ip": ips},
-            row["first_failure"], row["success_at"], row["failures"] + 1,
-            (*row["failure_ids"], row["success_id"]),
-        ))  # fmt: skip
-    for row in new.iter_rows(named=True):
-        if row["first_event_id"] in folded:
-            continue
-        findings.append(Finding(
-            NAME, "low", "T1078",
-            f"{row['user_email']} logged in from a new address {row['ip_address']}",
-            {"user": [row["user_email"]], "ip": [row["ip_address"]]},
-            row["first_seen"], row["first_seen"], 1, (row["first_event_id"],),
-        ))  # fmt: skip
-
-    tables = _tables(con, logins_sql, logins_params, where, params, bf_w=bf_w, sp_w=sp_w)
-    tables["user_addresses"] = addresses
+    scope, owned = scope_of(ws, query)
+    try:
+        findings = [
+            finding_of_episode(d, row)
+            for d in (brute, spray)
+            for row in episodes(d, scope).iter_rows(named=True)
+        ]
+        new = episodes(new_address, scope)
+        new_ids = {ids[0]: row for ids, row in zip(new["event_ids"], new.iter_rows(named=True), strict=True)}
+        for row in episodes(after, scope).iter_rows(named=True):
+            if row["then_id"] in new_ids:  # also the user's first login from there: one critical finding
+                new_ids.pop(row["then_id"])
+                f = finding_of_episode(dataclasses.replace(after, title=_FROM_NEW, severity="critical"), row)
+            else:
+                f = finding_of_episode(after, row)
+            findings.append(f)
+        findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
+        new_first_ids = set(new["event_ids"].list.first().to_list()) if new.height else set()
+        tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, learn=learn, new_ids=new_first_ids)
+    finally:
+        if owned:
+            scope.close()
     timeline = tables["failures_timeline"]
     return InvestigationResult(
         name=NAME,
@@ -222,136 +174,82 @@ def failed_logins(
     )
 
 
-def _success_after_failures(
-    con: duckdb.DuckDBPyConnection,
-    logins_sql: str,
-    params: list[object],
-    *,
-    threshold: int,
-    window: timedelta,
-) -> pl.DataFrame:
-    """Successes preceded by >= ``threshold`` failures since the user's previous success, within ``window``."""
-    sql = f"""
-    WITH src AS (SELECT * FROM ({logins_sql}) WHERE user_email IS NOT NULL AND outcome IN ('success', 'failure')),
-    runs AS (
-        SELECT *, coalesce(sum(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END) OVER (
-                   PARTITION BY user_email ORDER BY timestamp, event_id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS run
-        FROM src
-    ),
-    scored AS (
-        SELECT *, sum(CASE WHEN outcome = 'failure' THEN 1 ELSE 0 END) OVER (
-                   PARTITION BY user_email, run ORDER BY timestamp
-                   RANGE BETWEEN to_microseconds(?) PRECEDING AND CURRENT ROW) AS n
-        FROM runs
-    ),
-    hits AS (SELECT * FROM scored WHERE outcome = 'success' AND n >= ?)
-    SELECT h.user_email, h.event_id AS success_id, h.timestamp AS success_at, h.ip_address AS success_ip,
-           h.action AS success_action, count(*) AS failures,
-           min(f.timestamp) AS first_failure, max(f.timestamp) AS last_failure,
-           list(f.event_id ORDER BY f.timestamp, f.event_id) AS failure_ids,
-           list_sort(list_distinct(list(f.ip_address))) AS failure_ips
-    FROM hits h JOIN runs f
-      ON f.user_email = h.user_email AND f.run = h.run AND f.outcome = 'failure'
-     AND f.timestamp BETWEEN h.timestamp - to_microseconds(?) AND h.timestamp
-    GROUP BY ALL
-    ORDER BY success_at, success_id
-    """  # noqa: S608
-    us = micros(window)
-    frame: pl.DataFrame = con.sql(sql, params=[*params, us, threshold, us]).pl()
-    return frame
-
-
-def _user_addresses(
-    con: duckdb.DuckDBPyConnection, logins_sql: str, params: list[object], *, learning_days: int
-) -> pl.DataFrame:
-    """One row per user and address of successful logins; ``new``: first used after the learning period."""
-    sql = f"""
-    WITH ok AS (SELECT * FROM ({logins_sql})
-                WHERE outcome = 'success' AND user_email IS NOT NULL AND ip_address IS NOT NULL),
-    users AS (SELECT user_email, min(timestamp) AS user_first, min(timestamp) + to_days(CAST(? AS INTEGER)) AS learned_at
-              FROM ok GROUP BY 1),
-    pairs AS (
-        SELECT user_email, ip_address, count(*) AS logins, min(timestamp) AS first_seen, max(timestamp) AS last_seen,
-               list(event_id ORDER BY timestamp, event_id)[1] AS first_event_id
-        FROM ok GROUP BY 1, 2
-    )
-    SELECT p.user_email, p.ip_address, p.logins, p.first_seen, p.last_seen, p.first_event_id, u.learned_at,
-           p.first_seen > u.user_first AND p.first_seen >= u.learned_at AS new
-    FROM pairs p JOIN users u USING (user_email)
-    ORDER BY p.user_email, p.first_seen, p.ip_address
-    """  # noqa: S608
-    frame: pl.DataFrame = con.sql(sql, params=[*params, learning_days]).pl()
-    return frame
+_LOGINS_SQL = "SELECT * FROM {scope} WHERE list_contains($logins::VARCHAR[], action)"
+_FAILS_SQL = f"SELECT * FROM ({_LOGINS_SQL}) WHERE outcome = 'failure'"  # noqa: S608
 
 
 def _tables(
-    con: duckdb.DuckDBPyConnection,
-    logins_sql: str,
-    params: list[object],
-    where: str,
-    where_params: list[object],
-    *,
-    bf_w: timedelta,
-    sp_w: timedelta,
+    scope: Scope, *, bf_w: timedelta, sp_w: timedelta, learn: int, new_ids: set[str]
 ) -> dict[str, pl.DataFrame]:
-    fails = f"SELECT * FROM ({logins_sql}) WHERE outcome = 'failure'"  # noqa: S608
-    reasons = con.sql(
+    """The supporting tables, over the scope table (users and addresses compared by their keys)."""
+    params: dict[str, object] = {
+        "logins": list(LOGIN_ACTIONS), "resets": list(RESET_ACTIONS), "bf_us": micros(bf_w),
+        "sp_us": micros(sp_w), "new_ids": sorted(new_ids), "learn": learn,
+    }  # fmt: skip
+    reasons = scope.sql(
         f"""SELECT coalesce(error_message, '(none)') AS error_message, count(*) AS count,
-                   count(DISTINCT user_email) AS users, count(DISTINCT ip_address) AS ips,
+                   count(DISTINCT user_key) AS users, count(DISTINCT ip_key) AS ips,
                    list_sort(list_distinct(list(action))) AS actions
-            FROM ({fails}) GROUP BY 1 ORDER BY count DESC, error_message""",  # noqa: S608
-        params=params,
-    ).pl()
-    by_user = con.sql(
-        f"""WITH src AS ({logins_sql}),
-            w AS (SELECT user_email, count(*) OVER (PARTITION BY user_email ORDER BY timestamp
-                    RANGE BETWEEN to_microseconds(?) PRECEDING AND CURRENT ROW) AS n
+            FROM ({_FAILS_SQL}) GROUP BY 1 ORDER BY count DESC, error_message""",  # noqa: S608
+        params,
+    )
+    by_user = scope.sql(
+        f"""WITH src AS ({_LOGINS_SQL}),
+            w AS (SELECT user_key, count(*) OVER (PARTITION BY user_key ORDER BY timestamp
+                    RANGE BETWEEN to_microseconds($bf_us) PRECEDING AND CURRENT ROW) AS n
                   FROM src WHERE outcome = 'failure')
-            SELECT s.user_email, count(*) FILTER (WHERE outcome = 'failure') AS failures,
+            SELECT s.user_key AS user_email, count(*) FILTER (WHERE outcome = 'failure') AS failures,
                    count(*) FILTER (WHERE outcome = 'success') AS successes,
-                   count(DISTINCT ip_address) FILTER (WHERE outcome = 'failure') AS failure_ips,
+                   count(DISTINCT ip_key) FILTER (WHERE outcome = 'failure') AS failure_ips,
                    min(timestamp) FILTER (WHERE outcome = 'failure') AS first_failure,
                    max(timestamp) FILTER (WHERE outcome = 'failure') AS last_failure,
-                   (SELECT max(n) FROM w WHERE w.user_email = s.user_email) AS peak_in_window
-            FROM src s WHERE s.user_email IS NOT NULL GROUP BY 1 HAVING failures > 0
+                   (SELECT max(n) FROM w WHERE w.user_key = s.user_key) AS peak_in_window
+            FROM src s WHERE s.user_key IS NOT NULL GROUP BY 1 HAVING failures > 0
             ORDER BY failures DESC, user_email""",  # noqa: S608
-        params=[*params, micros(bf_w)],
-    ).pl()
-    by_ip = con.sql(
-        f"""WITH src AS ({logins_sql}),
-            w AS (SELECT ip_address, count(DISTINCT user_email) OVER (PARTITION BY ip_address ORDER BY timestamp
-                    RANGE BETWEEN to_microseconds(?) PRECEDING AND CURRENT ROW) AS n
+        params,
+    )
+    by_ip = scope.sql(
+        f"""WITH src AS ({_LOGINS_SQL}),
+            w AS (SELECT ip_key, count(DISTINCT user_key) OVER (PARTITION BY ip_key ORDER BY timestamp
+                    RANGE BETWEEN to_microseconds($sp_us) PRECEDING AND CURRENT ROW) AS n
                   FROM src WHERE outcome = 'failure')
-            SELECT s.ip_address, count(*) FILTER (WHERE outcome = 'failure') AS failures,
-                   count(DISTINCT user_email) FILTER (WHERE outcome = 'failure') AS users,
+            SELECT s.ip_key AS ip_address, count(*) FILTER (WHERE outcome = 'failure') AS failures,
+                   count(DISTINCT user_key) FILTER (WHERE outcome = 'failure') AS users,
                    count(*) FILTER (WHERE outcome = 'success') AS successes,
                    min(timestamp) FILTER (WHERE outcome = 'failure') AS first_failure,
                    max(timestamp) FILTER (WHERE outcome = 'failure') AS last_failure,
-                   (SELECT max(n) FROM w WHERE w.ip_address = s.ip_address) AS peak_users_in_window
-            FROM src s WHERE s.ip_address IS NOT NULL GROUP BY 1 HAVING failures > 0
+                   (SELECT max(n) FROM w WHERE w.ip_key = s.ip_key) AS peak_users_in_window
+            FROM src s WHERE s.ip_key IS NOT NULL GROUP BY 1 HAVING failures > 0
             ORDER BY failures DESC, ip_address""",  # noqa: S608
-        params=[*params, micros(sp_w)],
-    ).pl()
-    marks = ", ".join("?" for _ in RESET_ACTIONS)
-    resets = con.sql(
-        f"""SELECT timestamp, action, outcome, user_email, ip_address, error_message, event_id
-            FROM events WHERE ({where}) AND action IN ({marks})
-            ORDER BY timestamp, event_id""",  # noqa: S608
-        params=[*where_params, *RESET_ACTIONS],
-    ).pl()
-    ((span,),) = con.sql(f"SELECT max(timestamp) - min(timestamp) FROM ({fails})", params=params).fetchall()  # noqa: S608
-    bucket = 24 if span is not None and span > timedelta(days=31) else 1
-    timeline = con.sql(
-        f"""SELECT time_bucket(to_hours(CAST(? AS INTEGER)), timestamp, 'UTC') AS bucket, action, count(*) AS count
-            FROM ({fails}) GROUP BY 1, 2 ORDER BY 1, 2""",  # noqa: S608
-        params=[bucket, *params],
-    ).pl()
+        params,
+    )
+    resets = scope.sql(
+        """SELECT timestamp, action, outcome, user_email, ip_address, error_message, event_id
+           FROM {scope} WHERE list_contains($resets::VARCHAR[], action) ORDER BY timestamp, event_id""",
+        params,
+    )
+    addresses = scope.sql(
+        f"""SELECT user_key AS user_email, ip_key AS ip_address, count(*) AS logins, min(timestamp) AS first_seen,
+                   max(timestamp) AS last_seen, list(event_id ORDER BY timestamp, event_id)[1] AS first_event_id,
+                   min(min(timestamp)) OVER (PARTITION BY user_key) + to_days(CAST($learn AS INTEGER)) AS learned_at,
+                   list_contains($new_ids::VARCHAR[], first_event_id) AS new
+            FROM ({_LOGINS_SQL}) WHERE outcome = 'success' AND user_key IS NOT NULL AND ip_key IS NOT NULL
+            GROUP BY 1, 2 ORDER BY user_email, first_seen, ip_address""",  # noqa: S608
+        params,
+    )
+    ((span,),) = scope.rows(f"SELECT max(timestamp) - min(timestamp) FROM ({_FAILS_SQL})", params)  # noqa: S608
+    params["bucket_h"] = 24 if span is not None and span > timedelta(days=31) else 1
+    timeline = scope.sql(
+        f"""SELECT time_bucket(to_hours(CAST($bucket_h AS INTEGER)), timestamp, 'UTC') AS bucket, action, count(*) AS count
+            FROM ({_FAILS_SQL}) GROUP BY 1, 2 ORDER BY 1, 2""",  # noqa: S608
+        params,
+    )
     return {
         "failure_reasons": reasons,
         "failures_by_user": by_user,
         "failures_by_ip": by_ip,
         "password_resets": resets,
+        "user_addresses": addresses,
         "failures_timeline": timeline,
     }
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from auditlab._time import iso_time
 from auditlab.catalog import actions_in_family
 from auditlab.errors import QueryError
 from auditlab.filters.text import format_query
-from auditlab.investigations._common import scope_of
-from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult, _iso
+from auditlab.investigations._common import Scope, fold_sql, known, run_sql, scope_of
+from auditlab.investigations._result import Finding, InvestigationResult, sort_findings
 
 if TYPE_CHECKING:
     import polars as pl
@@ -51,24 +52,21 @@ _QUOTA_ERROR = "%quota%"
 
 
 def _events(
-    ws: Workspace,
-    where: str,
-    params: list[object],
-    start: datetime | None,
-    end: datetime | None,
+    scope: Scope,
     window: timedelta,
     baseline: timedelta,
     spike_min: float,
     spike_factor: float,
 ) -> pl.DataFrame:
     """Quota events before the scope end, with rolling window spend, baseline rate and episode keys."""
+    start, end = scope.bounds
     history_start = None if start is None else start - baseline - window
     sql = f"""
     WITH q AS (
-        SELECT event_id, timestamp, action, outcome, user_email, ip_address, auth_context,
+        SELECT event_id, timestamp, action, outcome, {fold_sql("user_email")} AS user_email, ip_address, auth_context,
                coalesce(group_name, group_id, '(no group)') AS grp, project_name, request_id, error_message,
                CAST(details AS VARCHAR) AS details,
-               coalesce(({where}), FALSE) AS in_scope,
+               coalesce(({scope.where_sql}), FALSE) AS in_scope,
                action LIKE '{_SPENT}' AND outcome = 'success' AS spent,
                CASE WHEN action LIKE '{_SPENT}' THEN coalesce(TRY_CAST(details->>'amount' AS DOUBLE), 1.0)
                     ELSE TRY_CAST(details->>'amount' AS DOUBLE) END AS amount,
@@ -79,27 +77,27 @@ def _events(
                    list_filter(from_json(details->'changes', '["JSON"]'), lambda ch: (ch->>'field') LIKE '%limit%')[1],
                    from_json(details->'changes', '["JSON"]')[1]) END AS limit_change
         FROM events
-        WHERE (list_contains(?::VARCHAR[], action) OR (outcome = 'failure' AND error_message ILIKE '{_QUOTA_ERROR}'))
-          AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?::TIMESTAMPTZ)
-          AND (?::TIMESTAMPTZ IS NULL OR timestamp >= ?::TIMESTAMPTZ)
+        WHERE (list_contains($quota_actions::VARCHAR[], action) OR (outcome = 'failure' AND error_message ILIKE '{_QUOTA_ERROR}'))
+          AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
+          AND ($history_start::TIMESTAMPTZ IS NULL OR timestamp >= $history_start::TIMESTAMPTZ)
     ),
     s AS (
         SELECT *,
-               sum(amount) OVER (PARTITION BY grp ORDER BY timestamp RANGE BETWEEN ?::INTERVAL PRECEDING AND CURRENT ROW)
+               sum(amount) OVER (PARTITION BY grp ORDER BY timestamp RANGE BETWEEN $window::INTERVAL PRECEDING AND CURRENT ROW)
                    AS window_spend,
-               sum(amount) OVER (PARTITION BY grp ORDER BY timestamp RANGE BETWEEN ?::INTERVAL PRECEDING AND CURRENT ROW)
+               sum(amount) OVER (PARTITION BY grp ORDER BY timestamp RANGE BETWEEN $long::INTERVAL PRECEDING AND CURRENT ROW)
                    AS long_spend
         FROM q WHERE spent
     ),
     b AS (
         SELECT *,
                -- spend in [t - window - baseline, t - window), per hour of data covered
-               (long_spend - window_spend) / least(?::DOUBLE, greatest(?::DOUBLE,
-                   epoch(timestamp - ?::INTERVAL - (SELECT min(timestamp) FROM events)) / 3600.0)) AS baseline_rate
+               (long_spend - window_spend) / least($baseline_h::DOUBLE, greatest($window_h::DOUBLE,
+                   epoch(timestamp - $window::INTERVAL - (SELECT min(timestamp) FROM events)) / 3600.0)) AS baseline_rate
         FROM s
     ),
     f AS (
-        SELECT *, greatest(?::DOUBLE, ?::DOUBLE * baseline_rate * ?::DOUBLE) AS threshold FROM b
+        SELECT *, greatest($spike_min::DOUBLE, $spike_factor::DOUBLE * baseline_rate * $window_h::DOUBLE) AS threshold FROM b
     )
     SELECT q.* EXCLUDE (limit_change), q.limit_change->>'old' AS old_limit, q.limit_change->>'new' AS new_limit,
            f.window_spend, f.baseline_rate, f.threshold,
@@ -112,39 +110,31 @@ def _events(
     FROM q LEFT JOIN f USING (event_id)
     ORDER BY q.timestamp, q.event_id
     """  # noqa: S608 - only the compiled filter's placeholders and constant patterns are formatted in
-    hours = window.total_seconds() / 3600.0
-    args = [
-        *params,
-        list(QUOTA_ACTIONS),
-        end,
-        end,
-        history_start,
-        history_start,
-        window,
-        baseline + window,
-        baseline.total_seconds() / 3600.0,
-        hours,
-        window,
-        float(spike_min),
-        float(spike_factor),
-        hours,
-    ]
-    frame: pl.DataFrame = ws.con.sql(sql, params=args).pl()
-    return frame
+    args = {
+        **scope.params,
+        "quota_actions": list(QUOTA_ACTIONS),
+        "end": end,
+        "history_start": history_start,
+        "window": window,
+        "long": baseline + window,
+        "baseline_h": baseline.total_seconds() / 3600.0,
+        "window_h": window.total_seconds() / 3600.0,
+        "spike_min": float(spike_min),
+        "spike_factor": float(spike_factor),
+    }
+    return run_sql(scope.con, sql, args)
 
 
-def _paired(
-    ws: Workspace, where: str, params: list[object], request_ids: list[str]
-) -> dict[str, list[tuple[str, datetime]]]:
+def _paired(scope: Scope, request_ids: list[str]) -> dict[str, list[tuple[str, datetime]]]:
     """In-scope events sharing a request id with a spend (the upload that spent it), by request id."""
     if not request_ids:
         return {}
     sql = f"""
-    SELECT request_id, list(struct_pack(event_id, timestamp) ORDER BY timestamp, event_id) AS ids FROM events
-    WHERE ({where}) AND list_contains(?::VARCHAR[], request_id) AND action NOT LIKE '{_SPENT}'
+    SELECT request_id, list(struct_pack(event_id, timestamp) ORDER BY timestamp, event_id) AS ids FROM {{scope}}
+    WHERE list_contains($request_ids::VARCHAR[], request_id) AND action NOT LIKE '{_SPENT}'
     GROUP BY request_id
     """  # noqa: S608
-    rows = ws.con.execute(sql, [*params, request_ids]).fetchall()
+    rows = scope.rows(sql, {"request_ids": request_ids})
     return {rid: [(e["event_id"], e["timestamp"]) for e in ids] for rid, ids in rows}
 
 
@@ -222,8 +212,8 @@ def _episodes(frame: pl.DataFrame, window: timedelta, *, scoped: bool = True) ->
     return merged
 
 
-def _fmt(x: float | None) -> str:
-    return "?" if x is None else f"{x:g}"
+def _fmt(x: float | None, what: str = "amount") -> str:
+    return f"an unknown {what}" if x is None else f"{x:g}"
 
 
 def _spend_finding(ep: _Episode, paired: dict[str, list[tuple[str, datetime]]], window: timedelta) -> Finding:
@@ -254,7 +244,7 @@ def _spend_finding(ep: _Episode, paired: dict[str, list[tuple[str, datetime]]], 
     if ep.exhausted:
         limits = [r["quota_limit"] for r in spent if r["quota_limit"] is not None]
         parts.append(
-            f"quota_remaining 0 of {_fmt(limits[-1]) if limits else '?'}"
+            f"quota_remaining 0 of {_fmt(limits[-1]) if limits else 'an unknown limit'}"
             if any(r["quota_remaining"] is not None and r["quota_remaining"] <= 0 for r in spent)
             else "quota exhausted"
         )
@@ -262,9 +252,9 @@ def _spend_finding(ep: _Episode, paired: dict[str, list[tuple[str, datetime]]], 
             reasons = ", ".join(sorted({repr(r["error_message"]) for r in failures}))
             parts.append(f"{len(failures)} failed action{'s' * (len(failures) != 1)} ({reasons})")
     head = (
-        f"Upload quota of group {ep.group} exhausted"
+        f"Upload quota of group {known(ep.group, 'group')} exhausted"
         if ep.exhausted
-        else f"Upload quota spending spike in group {ep.group}"
+        else f"Upload quota spending spike in group {known(ep.group, 'group')}"
     )
     return Finding(
         NAME,
@@ -289,8 +279,8 @@ def _recent_abuse(
 
 def _what(ep: _Episode) -> str:
     if ep.exhausted_at is not None:
-        return f"exhausted its quota at {_iso(ep.exhausted_at)}"
-    return f"spiked at {_iso(ep.start)}"
+        return f"exhausted its quota at {iso_time(ep.exhausted_at)}"
+    return f"spiked at {iso_time(ep.start)}"
 
 
 def _accountability(
@@ -311,9 +301,11 @@ def _accountability(
     for r in realloc.iter_rows(named=True):
         hit = _recent_abuse(episodes, r["to_group"], r["timestamp"], lookback)
         note = "" if hit is None else f" ({r['to_group']} {_what(hit)})"
+        amount = "an unknown number of" if r["amount"] is None else _fmt(r["amount"])
         title = (
-            f"{r['user_email']} reallocated {_fmt(r['amount'])} units of upload quota from {r['from_group']} "
-            f"to {r['to_group']} from {r['ip_address']}{note}"
+            f"{known(r['user_email'], 'user')} reallocated {amount} units of upload quota from "
+            f"{known(r['from_group'], 'group')} to {known(r['to_group'], 'group')} from "
+            f"{known(r['ip_address'], 'address')}{note}"
         )
         groups = sorted({g for g in (r["from_group"], r["to_group"]) if g})
         findings.append(
@@ -333,8 +325,9 @@ def _accountability(
         hit = _recent_abuse(episodes, r["group_name"], r["timestamp"], lookback)
         note = "" if hit is None else f" ({_what(hit)})"
         title = (
-            f"{r['user_email']} changed the upload quota limit of group {r['group_name']} from "
-            f"{r['old_limit'] or '?'} to {r['new_limit'] or '?'} from {r['ip_address']}{note}"
+            f"{known(r['user_email'], 'user')} changed the upload quota limit of group "
+            f"{known(r['group_name'], 'group')} from {known(r['old_limit'], 'limit')} to "
+            f"{known(r['new_limit'], 'limit')} from {known(r['ip_address'], 'address')}{note}"
         )
         findings.append(
             Finding(
@@ -405,7 +398,7 @@ def _spend_tables(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
 def quota_spending(
     ws: Workspace,
     *,
-    query: Query | str | None = None,
+    query: Query | str | Scope | None = None,
     spike_window_minutes: int = 60,
     spike_factor: float = 10.0,
     spike_min: float = 20.0,
@@ -463,20 +456,22 @@ def quota_spending(
             "spike_window_minutes, baseline_days and spike_min must be positive, spike_factor not negative"
         )
     window, baseline = timedelta(minutes=spike_window_minutes), timedelta(days=baseline_days)
-    scope = scope_of(ws, query)
-    where, params = scope.where()
-    start, end = scope.bounds
-    frame = _events(ws, where, params, start, end, window, baseline, spike_min, spike_factor)
-    episodes = _episodes(frame, window)
-    request_ids = sorted(
-        {r["request_id"] for e in episodes for r in e.rows if r["spent"] and r["request_id"]}
-    )
-    paired = _paired(ws, where, params, request_ids)
+    scope, owned = scope_of(ws, query)
+    try:
+        frame = _events(scope, window, baseline, spike_min, spike_factor)
+        episodes = _episodes(frame, window)
+        request_ids = sorted(
+            {r["request_id"] for e in episodes for r in e.rows if r["spent"] and r["request_id"]}
+        )
+        paired = _paired(scope, request_ids)
+    finally:
+        if owned:
+            scope.close()
     findings = [_spend_finding(e, paired, window) for e in episodes]
     context = _episodes(frame, window, scoped=False)  # bursts before the scope explain top-ups in it
     extra, realloc, limits = _accountability(frame, context, baseline)
     findings += extra
-    findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.first_seen, f.title))
+    findings = sort_findings(findings)
 
     tables = _spend_tables(frame)
     tables["spikes"] = pl.DataFrame(

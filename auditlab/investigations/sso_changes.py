@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from auditlab.catalog import actions_in_family
+from auditlab._time import iso_time
+from auditlab.catalog import LOGIN_ACTIONS, actions_in_family
 from auditlab.errors import QueryError
 from auditlab.filters.text import format_query
-from auditlab.investigations._common import scope_of
-from auditlab.investigations._result import SEVERITIES, Finding, InvestigationResult, _iso
+from auditlab.investigations._common import Scope, fold_sql, known, run_sql, scope_of
+from auditlab.investigations._result import Finding, InvestigationResult, finding_of_rows, sort_findings
 
 if TYPE_CHECKING:
     import polars as pl
@@ -47,14 +48,13 @@ AUTH_ACTIONS: tuple[str, ...] = actions_in_family("sso")
 POLICY_ACTIONS: tuple[str, ...] = tuple(
     a for a in actions_in_family("configuration") if "policy_configuration" in a
 )
-_LOGINS = ("user.login", "user.sso.saml.login", "user.sso.oidc.login")
 _PROVIDERS = ("saml", "oidc")
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _working_predicate(
     working_hours: tuple[int, int], working_days: Sequence[int]
-) -> tuple[str, list[object]]:
+) -> tuple[str, dict[str, object]]:
     """SQL over ``local_time`` that is true inside working hours, and its parameters."""
     start, end = working_hours
     if not (0 <= start <= 24 and 0 <= end <= 24) or start == end:
@@ -65,43 +65,35 @@ def _working_predicate(
             f"working_days are weekday numbers 0 (Monday) .. 6 (Sunday), got {list(working_days)!r}"
         )
     joiner = "AND" if start < end else "OR"  # start > end: a shift that crosses midnight
-    sql = f"(list_contains(?::INTEGER[], isodow(local_time) - 1) AND (hour(local_time) >= ? {joiner} hour(local_time) < ?))"
-    return sql, [days, start, end]
+    sql = f"(list_contains($work_days::INTEGER[], isodow(local_time) - 1) AND (hour(local_time) >= $work_start {joiner} hour(local_time) < $work_end))"
+    return sql, {"work_days": days, "work_start": start, "work_end": end}
 
 
-def _changes(
-    ws: Workspace,
-    where: str,
-    params: list[object],
-    end: datetime | None,
-    tz: str,
-    working: str,
-    working_params: list[object],
-) -> pl.DataFrame:
+def _changes(scope: Scope, tz: str, working: str, working_params: dict[str, object]) -> pl.DataFrame:
     """Every auth/policy change before the scope end, flagged ``in_scope``, ``off_hours`` and ``applied_later``."""
     sql = f"""
     WITH c AS (
         SELECT event_id, timestamp, action, outcome, user_email, ip_address, auth_context,
-               resource_name, group_name, error_message, details,
-               coalesce(({where}), FALSE) AS in_scope,
-               timezone(?, timestamp) AS local_time,
+               resource_name, group_name, error_message, details, {fold_sql("user_email")} AS user_key,
+               coalesce(({scope.where_sql}), FALSE) AS in_scope,
+               timezone($tz, timestamp) AS local_time,
                nullif(regexp_extract(action, '^organization\\.sso\\.(saml|oidc)\\.', 1), '') AS provider,
                CASE WHEN action = 'organization.sso.disabled' THEN 'disabled'
                     ELSE nullif(regexp_extract(action, '^organization\\.sso\\.(saml|oidc)\\.setup\\.(\\w+)$', 2), '')
                END AS state,
                coalesce(details->>'issuer', details->>'idp_entity_id') AS idp
         FROM events
-        WHERE (list_contains(?::VARCHAR[], action) OR action LIKE 'organization.sso.%')
-          AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?::TIMESTAMPTZ)
+        WHERE (list_contains($actions::VARCHAR[], action) OR action LIKE 'organization.sso.%')
+          AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
     )
-    SELECT event_id, timestamp, local_time, action, outcome, user_email, ip_address, auth_context,
+    SELECT event_id, timestamp, local_time, action, outcome, user_email, user_key, ip_address, auth_context,
            coalesce(group_name, resource_name) AS target, error_message,
            CASE WHEN json_type(details->'changes') = 'ARRAY'
                 THEN array_to_string(list_transform(from_json(details->'changes', '["JSON"]'),
                      lambda ch: (ch->>'field') || ': ' || coalesce(ch->>'old', 'null') || ' -> ' || coalesce(ch->>'new', 'null')), '; ')
                 ELSE CAST(details AS VARCHAR) END AS change,
            provider, state, idp, in_scope,
-           list_contains(?::VARCHAR[], action) AS auth_change,
+           list_contains($auth_actions::VARCHAR[], action) AS auth_change,
            NOT {working} AS off_hours,
            CASE WHEN state IN ('created', 'pending') AND outcome = 'success' THEN EXISTS (
                SELECT 1 FROM c a WHERE a.state = 'applied' AND a.outcome = 'success' AND a.provider = c.provider
@@ -109,10 +101,12 @@ def _changes(
     FROM c
     ORDER BY timestamp DESC, event_id
     """  # noqa: S608 - only the compiled filter's placeholders are formatted in; values are bound
-    actions = [*AUTH_ACTIONS, *POLICY_ACTIONS]
-    args = [*params, tz, actions, end, end, list(AUTH_ACTIONS), *working_params]
+    args = {
+        **scope.params, **working_params, "tz": tz, "actions": [*AUTH_ACTIONS, *POLICY_ACTIONS],
+        "end": scope.bounds[1], "auth_actions": list(AUTH_ACTIONS),
+    }  # fmt: skip
     try:
-        frame: pl.DataFrame = ws.con.sql(sql, params=args).pl()
+        frame = run_sql(scope.con, sql, args)
     except Exception as exc:  # duckdb raises NotImplementedException for an unknown time zone
         if "TimeZone" in str(exc):
             raise QueryError(f"unknown time zone {tz!r}") from exc
@@ -120,7 +114,7 @@ def _changes(
     return frame
 
 
-def _password_logins(ws: Workspace, where: str, params: list[object], end: datetime | None) -> pl.DataFrame:
+def _password_logins(scope: Scope) -> pl.DataFrame:
     """Successful password logins in scope, per user, with the SSO providers in force at each login."""
     sql = f"""
     WITH providers(provider) AS (VALUES ('saml'), ('oidc')),
@@ -129,14 +123,14 @@ def _password_logins(ws: Workspace, where: str, params: list[object], end: datet
         FROM events e, providers p
         WHERE e.outcome = 'success'
           AND (e.action = 'organization.sso.disabled' OR e.action = 'organization.sso.' || p.provider || '.setup.applied')
-          AND (?::TIMESTAMPTZ IS NULL OR e.timestamp < ?::TIMESTAMPTZ)
+          AND ($end::TIMESTAMPTZ IS NULL OR e.timestamp < $end::TIMESTAMPTZ)
     ),
     logins AS (
-        SELECT event_id, timestamp, coalesce(user_email, user_id) AS user_email, ip_address, action,
-               coalesce(({where}), FALSE) AS in_scope
+        SELECT event_id, timestamp, {fold_sql("coalesce(user_email, user_id)")} AS user_email, ip_address, action,
+               coalesce(({scope.where_sql}), FALSE) AS in_scope
         FROM events
-        WHERE list_contains(?::VARCHAR[], action) AND outcome = 'success'
-          AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?::TIMESTAMPTZ)
+        WHERE list_contains($logins::VARCHAR[], action) AND outcome = 'success'
+          AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
     ),
     usual AS (  -- the providers each account signs in with
         SELECT user_email, list(DISTINCT regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) ORDER BY 1) AS sso_providers,
@@ -168,21 +162,18 @@ def _password_logins(ws: Workspace, where: str, params: list[object], end: datet
            list(event_id ORDER BY timestamp, event_id) FILTER (while_sso) AS event_ids
     FROM flagged GROUP BY user_email ORDER BY user_email
     """  # noqa: S608
-    args = [end, end, *params, list(_LOGINS), end, end]
-    frame: pl.DataFrame = ws.con.sql(sql, params=args).pl()
-    return frame
+    return run_sql(scope.con, sql, {**scope.params, "end": scope.bounds[1], "logins": list(LOGIN_ACTIONS)})
 
 
-def _logins_by_day(ws: Workspace, where: str, params: list[object]) -> pl.DataFrame:
-    sql = f"""
+def _logins_by_day(scope: Scope) -> pl.DataFrame:
+    sql = """
     SELECT date_trunc('day', timestamp) AS day,
            CASE action WHEN 'user.login' THEN 'password' ELSE regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) END AS method,
            count(*) AS logins
-    FROM events WHERE ({where}) AND list_contains(?::VARCHAR[], action) AND outcome = 'success'
+    FROM {scope} WHERE list_contains($logins::VARCHAR[], action) AND outcome = 'success'
     GROUP BY ALL ORDER BY day, method
-    """  # noqa: S608
-    frame: pl.DataFrame = ws.con.sql(sql, params=[*params, list(_LOGINS)]).pl()
-    return frame
+    """
+    return scope.sql(sql, {"logins": list(LOGIN_ACTIONS)})
 
 
 def _sso_state(changes: pl.DataFrame) -> pl.DataFrame:
@@ -208,31 +199,19 @@ def _when(local: datetime, tz: str) -> str:
 def _finding(
     severity: str, technique: str | None, title: str, rows: list[dict[str, Any]], groups: bool = False
 ) -> Finding:
-    users = sorted({r["user_email"] for r in rows if r["user_email"]})
-    ips = sorted({r["ip_address"] for r in rows if r["ip_address"]})
-    entities: dict[str, list[str]] = {"user": users, "ip": ips}
+    entities: dict[str, list[str | None]] = {
+        "user": [r["user_email"] for r in rows],
+        "ip": [r["ip_address"] for r in rows],
+    }
     if groups:
-        entities["group"] = sorted(
-            {r["target"] for r in rows if r["target"] and r["action"].startswith("group.")}
-        )
-    times = [r["timestamp"] for r in rows]
-    return Finding(
-        NAME,
-        severity,
-        technique,
-        title,
-        entities,
-        min(times),
-        max(times),
-        len(rows),
-        tuple(r["event_id"] for r in sorted(rows, key=lambda r: (r["timestamp"], r["event_id"]))),
-    )
+        entities["group"] = [r["target"] for r in rows if r["action"].startswith("group.")]
+    return finding_of_rows(NAME, severity, technique, title, rows, entities)
 
 
 def sso_changes(
     ws: Workspace,
     *,
-    query: Query | str | None = None,
+    query: Query | str | Scope | None = None,
     working_hours: tuple[int, int] = (8, 18),
     working_days: Sequence[int] = (0, 1, 2, 3, 4),
     timezone: str = "UTC",
@@ -285,12 +264,16 @@ def sso_changes(
     """
     import polars as pl
 
-    scope = scope_of(ws, query)
-    where, params = scope.where()
-    end = scope.bounds[1]
     working, working_params = _working_predicate(working_hours, working_days)
-    changes = _changes(ws, where, params, end, timezone, working, working_params)
-    logins = _password_logins(ws, where, params, end)
+    scope, owned = scope_of(ws, query)
+    try:
+        changes = _changes(scope, timezone, working, working_params)
+        logins = _password_logins(scope)
+        by_day = _logins_by_day(scope)
+    finally:
+        if owned:
+            scope.close()
+    end = scope.bounds[1]
     state = _sso_state(changes)
     in_scope = changes.filter(pl.col("in_scope"))
     ok = in_scope.filter(pl.col("outcome") == "success")
@@ -319,18 +302,19 @@ def sso_changes(
     )
     for row in disabled.iter_rows(named=True):
         until = row["reapplied_at"]
-        meanwhile = ws.con.execute(
-            "SELECT count(*) FROM events WHERE action = 'user.login' AND outcome = 'success' AND timestamp > ? "
-            "AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?) AND (?::TIMESTAMPTZ IS NULL OR timestamp < ?)",
-            [row["timestamp"], until, until, end, end],
-        ).fetchall()[0][0]
+        meanwhile = run_sql(
+            scope.con,
+            "SELECT count(*) AS n FROM events WHERE action = 'user.login' AND outcome = 'success' AND timestamp > $t "
+            "AND ($until::TIMESTAMPTZ IS NULL OR timestamp < $until) AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end)",
+            {"t": row["timestamp"], "until": until, "end": end},
+        ).item()
         after = (
-            f"{row['reapplied_provider'].upper()} re-applied by {row['reapplied_by']} at {_iso(until)}"
+            f"{row['reapplied_provider'].upper()} re-applied by {known(row['reapplied_by'], 'user')} at {iso_time(until)}"
             if until is not None
             else "not re-applied by the end of the scope"
         )
         title = (
-            f"SSO disabled by {row['user_email']} from {row['ip_address']}"
+            f"SSO disabled by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')}"
             f"{' outside working hours' if row['off_hours'] else ''}; {after}; {meanwhile} password logins meanwhile"
         )
         findings.append(_finding("high", "T1556", title, [row]))
@@ -341,7 +325,11 @@ def sso_changes(
     for (provider,), part in sorted(unapplied.group_by(["provider"]), key=lambda kv: str(kv[0][0])):
         rows = part.sort("timestamp", "event_id").to_dicts()
         idps = sorted({r["idp"] for r in rows if r["idp"]})
-        actors = ", ".join(sorted({f"{r['user_email']} from {r['ip_address']}" for r in rows}))
+        actors = ", ".join(
+            sorted(
+                {f"{known(r['user_email'], 'user')} from {known(r['ip_address'], 'address')}" for r in rows}
+            )
+        )
         steps = " and ".join(sorted({r["state"] for r in rows}))
         off = " (outside working hours)" if any(r["off_hours"] for r in rows) else ""
         title = (
@@ -360,18 +348,16 @@ def sso_changes(
         if row["event_id"] in used:
             continue
         title = (
-            f"{row['action']} by {row['user_email']} from {row['ip_address']} outside working hours "
+            f"{row['action']} by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')} outside working hours "
             f"({_when(row['local_time'], timezone)}){': ' + row['change'] if row['change'] else ''}"
         )
         findings.append(_finding("medium", "T1556", title, [row]))
 
     # policy configuration changes outside working hours, one per actor
     policy = ok.filter(~pl.col("auth_change") & pl.col("off_hours"))
-    for (user,), part in sorted(policy.group_by(["user_email"]), key=lambda kv: str(kv[0][0])):
+    for (user,), part in sorted(policy.group_by(["user_key"]), key=lambda kv: str(kv[0][0])):
         rows = part.to_dicts()
-        title = (
-            f"{len(rows)} policy configuration change{'s' * (len(rows) != 1)} outside working hours by {user}"
-        )
+        title = f"{len(rows)} policy configuration change{'s' * (len(rows) != 1)} outside working hours by {known(user, 'user')}"
         findings.append(_finding("low", None, title, rows, groups=True))
 
     # password logins while SSO was in force, one per account
@@ -382,7 +368,7 @@ def sso_changes(
             sev, tech, why = "low", "T1078", f"while {names} was in force (the account signs in with {names})"
         else:
             sev, tech, why = "info", None, "while SSO was in force (the account never signed in with SSO)"
-        title = f"{row['user_email']} signed in with a password {n} time{'s' * (n != 1)} {why}"
+        title = f"{known(row['user_email'], 'user')} signed in with a password {n} time{'s' * (n != 1)} {why}"
         findings.append(
             Finding(
                 NAME,
@@ -397,7 +383,7 @@ def sso_changes(
             )
         )
 
-    findings.sort(key=lambda f: (-SEVERITIES.index(f.severity), f.first_seen, f.title))
+    findings = sort_findings(findings)
     timeline = in_scope.select(
         "timestamp",
         "local_time",
@@ -412,7 +398,6 @@ def sso_changes(
         "off_hours",
         "event_id",
     )
-    by_day = _logins_by_day(ws, where, params)
     return InvestigationResult(
         name=NAME,
         title="SSO and authentication changes",

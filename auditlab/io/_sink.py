@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 
     from auditlab._types import PathLike
 
-__all__ = ["BATCH_ROWS", "SupportsArrow", "connect", "events_table", "open_sink", "write_lines"]
+__all__ = [
+    "BATCH_ROWS",
+    "SupportsArrow",
+    "connect",
+    "events_table",
+    "open_sink",
+    "write_lines",
+    "write_text_atomic",
+]
 
 #: Lines per Arrow batch written at once.
 BATCH_ROWS = 100_000
@@ -110,6 +118,29 @@ def open_sink(dest: PathLike | IO[bytes], *, overwrite: bool = False) -> Iterato
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_text_atomic(path: PathLike, text: str, *, overwrite: bool = False) -> Path:
+    """Write ``text`` as UTF-8 through :func:`open_sink`: all or nothing, never half a file.
+
+    The one way auditlab writes a text file (reports, rules). Returns the path written.
+
+    Raises:
+        InputError: the path exists and ``overwrite`` is false.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "sub" / "a.txt"
+        >>> write_text_atomic(p, "hi").read_text(), write_text_atomic(p, "ho", overwrite=True).read_text()
+        ('hi', 'ho')
+        >>> write_text_atomic(p, "x")
+        Traceback (most recent call last):
+        ...
+        auditlab.errors.InputError: ... exists (pass overwrite=True to replace it)
+    """
+    with open_sink(path, overwrite=overwrite) as (fh, target):
+        fh.write(text.encode("utf-8"))
+    return target
 
 
 def write_lines(fh: IO[bytes] | Any, reader: pa.RecordBatchReader) -> int:

@@ -183,11 +183,12 @@ def test_hostile_values_are_escaped(tmp_path: Path) -> None:
     result = run(str(export), "--only", "failed_logins", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout
-    assert '<script>alert("x")</script>\\x1b[2J@evil.example' in result.stdout
+    # a user is shown as the identity rule compares it: ASCII letters folded to lower case
+    assert '<script>alert("x")</script>\\x1b[2j@evil.example' in result.stdout
     assert "T1110.001" in result.stdout
     page = out.read_text(encoding="utf-8")
     assert "<script" not in page and "\x1b" not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;\\x1b[2J@evil.example" in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;\\x1b[2j@evil.example" in page
     assert "&lt;b&gt;no&lt;/b&gt;" in page
 
 
@@ -212,3 +213,14 @@ def test_reads_a_persistent_store(tmp_path: Path) -> None:
     assert sorted(finding["event_ids"]) == ["f0", "f1", "f2", "f3", "f4"]
     both = run(str(export), "--store", store)
     assert both.exit_code == 2 and "give --store DIR or PATH..., not both" in both.output
+
+
+def test_report_is_not_replaced_without_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    out.write_text("keep me", encoding="utf-8")
+    result = run(SAMPLE, "--only", "sso_changes", "--out", str(out))
+    assert result.exit_code == 2
+    assert "exists (pass --overwrite to replace it)" in result.output
+    assert out.read_text(encoding="utf-8") == "keep me"
+    assert run(SAMPLE, "--only", "sso_changes", "--out", str(out), "--overwrite").exit_code == 0
+    assert "<html" in out.read_text(encoding="utf-8")

@@ -217,9 +217,9 @@ API_CASES = [
     ("API use before the revocation", [_api("u", 0), _all_revoked("u", "u", ["t1"], 5)], []),
     ("API use at the same instant as the revocation", [_all_revoked("u", "u", ["t1"], 5), _api("u", 5)], []),
     ("portal use after revocation", [_all_revoked("u", "u", ["t1"], 0), {**_api("u", 10), "auth_context": "portal"}], []),
-    ("organization-wide: every API user",
+    ("organization-wide: every API user, one finding (one cause)",
      [_org_revoked("admin", 0), _api("u", 10), _api("v", 20), _created("w", "t9", 25), _api("w", 30)],
-     [("u", 2), ("v", 2)]),
+     [("u", 3)]),
     ("a later revocation starts a new gap",
      [_all_revoked("u", "u", ["t1"], 0), _api("u", 5), _created("u", "t2", 10), _all_revoked("u", "u", ["t2"], 20),
       _api("u", 25), _api("u", 26)],
@@ -244,6 +244,19 @@ def test_api_after_revocation_evidence(events_ws):
     assert f.event_ids == ("e0", "e1", "e2")
     assert (f.last_seen - f.first_seen) == timedelta(minutes=11)
     assert by_tech["T1531"].title == "admin revoked every personal access token of acme (3 tokens of 2 users)"
+
+
+def test_api_after_one_org_wide_revocation_is_one_finding_per_incident(events_ws):
+    ws = events_ws([_org_revoked("admin", 0), _api("v", 10, ip="1.2.3.5"), _api("U", 11, ip="1.2.3.4"),
+                    _api("u", 12, ip="1.2.3.4"), _all_revoked("x", "x", ["t5"], 13), _api("x", 14)])  # fmt: skip
+    found = [f for f in pat_revocations(ws).findings if f.technique == "T1550.001"]
+    assert [(f.title, f.entities, f.event_ids) for f in found] == [
+        ("u, v used the API 3 time(s) from 1.2.3.4, 1.2.3.5 after all their tokens were revoked "
+         "(organization.pat.all_revoked by admin) and before a new token was created",
+         {"user": ["u", "v", "admin"], "ip": ["1.2.3.4", "1.2.3.5", "10.0.0.9"]}, ("e0", "e1", "e2", "e3")),
+        ("x used the API 1 time(s) from 10.30.0.1 after all their tokens were revoked (user.pat.all_revoked by x) "
+         "and before a new token was created", {"user": ["x"], "ip": ["10.30.0.1", "10.0.0.1"]}, ("e4", "e5")),
+    ]  # fmt: skip
 
 
 def test_lifecycles(events_ws):

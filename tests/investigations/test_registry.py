@@ -27,7 +27,13 @@ def results(sample_ws: Workspace) -> list[InvestigationResult]:
 
 
 def test_registry_points_at_functions_of_the_same_name() -> None:
-    assert list(INVESTIGATIONS) == ["failed_logins", "pat_revocations", "sso_changes", "quota_spending"]
+    assert list(INVESTIGATIONS) == [
+        "failed_logins",
+        "pat_revocations",
+        "sso_changes",
+        "quota_spending",
+        "data_exports",
+    ]
     for name, target in INVESTIGATIONS.items():
         assert target == f"auditlab.investigations.{name}:{name}"
         assert get_investigation(name) is getattr(auditlab, name)
