@@ -283,7 +283,7 @@ def _summary(result: InvestigationResult) -> str:
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    by_severity = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -_rank(kv[0])))
+    by_severity = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -severity_rank(kv[0])))
     first = min(f.first_seen for f in findings)
     last = max(f.last_seen for f in findings)
     events = sum(f.count for f in findings)
@@ -296,7 +296,7 @@ def _summary(result: InvestigationResult) -> str:
         for kind, values in kinds.items()
         if values
     )
-    top = max(findings, key=lambda f: (_rank(f.severity), -f.first_seen.timestamp()))
+    top = max(findings, key=lambda f: (severity_rank(f.severity), -f.first_seen.timestamp()))
     n = len(findings)
     lines.append(
         f"<strong>{n} finding{'' if n == 1 else 's'}</strong> ({escape(by_severity)}) between "
