@@ -465,9 +465,11 @@ class Explorer:
         self._on_op()
 
     def _on_op(self) -> None:
+        self._load_values()
+
+    def _show_picker(self) -> None:
         multi = Op(self.op.value).multi if self.op.value else False
         picker = self.pick_many if multi else self.pick_one
-        self._load_values()
         self.values_box.children = [self.search, picker] if self._many_values else [picker]
 
     def _load_values(self) -> None:
@@ -476,6 +478,7 @@ class Explorer:
         options = [(f"{v}  ({n:,})", v) for v, n in values]
         self.pick_one.options = options
         self.pick_many.options = options
+        self._show_picker()
 
     def _open_filter(self, index: int | None) -> None:
         self._editing = index

@@ -67,10 +67,19 @@ def test_pages_newest_first(ws) -> None:
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda s: s.add_filter("Action", "is", "user.pat.revoke"), "unknown action 'user.pat.revoke'; did you mean user.pat.revoked?"),
-        (lambda s: s.add_filter("Target Name", "is", "x"), "Target Name needs a Target Type condition (resource_type), as in the Portal"),
+        (
+            lambda s: s.add_filter("Action", "is", "user.pat.revoke"),
+            "unknown action 'user.pat.revoke'; did you mean user.pat.revoked?",
+        ),
+        (
+            lambda s: s.add_filter("Target Name", "is", "x"),
+            "Target Name needs a Target Type condition (resource_type), as in the Portal",
+        ),
         (lambda s: s.add_filter("colour", "is", "red"), "unknown field 'colour'"),
-        (lambda s: s.add_filter("Outcome", "is", ["success", "failure"]), "outcome is takes exactly one value, got 2"),
+        (
+            lambda s: s.add_filter("Outcome", "is", ["success", "failure"]),
+            "outcome is takes exactly one value, got 2",
+        ),
         (lambda s: s.set_range("custom"), "a custom time range needs a start, an end or both"),
         (lambda s: s.set_range("custom", start="yesterday"), "not an ISO 8601 date-time: 'yesterday'"),
         (lambda s: s.set_query("action maybe x"), ""),
@@ -141,7 +150,13 @@ def test_operators_and_buckets_follow_the_field_table() -> None:
     assert operators_for("Project Name") == [Op.IS, Op.IS_NOT, Op.IS_ANY, Op.IS_NOT_ANY]
     from datetime import timedelta
 
-    assert [choose_bucket(timedelta(hours=h)) for h in (1, 6, 48, 24 * 90, 24 * 3000)] == ["1m", "15m", "1h", "1w", "1mo"]
+    assert [choose_bucket(timedelta(hours=h)) for h in (1, 6, 48, 24 * 90, 24 * 3000)] == [
+        "1m",
+        "15m",
+        "1h",
+        "1w",
+        "1mo",
+    ]
 
 
 def test_export_and_the_audit_exports_rows(ws, tmp_path) -> None:
