@@ -144,7 +144,7 @@ class Lab:
             try:
                 page.wait_for_function(started, timeout=15_000, polling=250)
                 break
-            except Exception:  # noqa: S112 - retried, then reported below
+            except Exception:  # retried, then reported below
                 continue
         try:
             self._wait_cells(page, timeout)
