@@ -243,7 +243,10 @@ class Explorer:
             self._worker.wait(timeout)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)
+        return bundle
 
     def __repr__(self) -> str:
         return f"<Explorer {self.state.query_text!r} count={self.state.count}>"
