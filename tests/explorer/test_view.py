@@ -97,7 +97,9 @@ def test_a_typed_value_and_chip_edit_and_remove(ex) -> None:
     assert ex.field.value == "user_email" and ex.pick_one.value == "user1@acme.example"
     ex.pick_one.value = "user2@acme.example"
     ex.add_btn.click()
-    assert chip_texts(ex) == ["User Email is user2@acme.example"] and ex.count_html.value == "<b>30</b> events"
+    assert (
+        chip_texts(ex) == ["User Email is user2@acme.example"] and ex.count_html.value == "<b>30</b> events"
+    )
     ex.chips.children[0].children[1].click()  # ×
     assert chip_texts(ex) == [] and ex.count_html.value == "<b>121</b> events"
 
@@ -105,7 +107,9 @@ def test_a_typed_value_and_chip_edit_and_remove(ex) -> None:
 def test_bad_values_show_the_message_escaped(ex) -> None:
     ex.query_box.value = "action is <b>user.pat.revoke</b>"
     ex.apply_query.click()
-    assert ex.error_html.value.startswith("&#9888; unknown action &#x27;&lt;b&gt;user.pat.revoke&lt;/b&gt;&#x27;")
+    assert ex.error_html.value.startswith(
+        "&#9888; unknown action &#x27;&lt;b&gt;user.pat.revoke&lt;/b&gt;&#x27;"
+    )
     assert ex.count_html.value == "<b>121</b> events"
     ex.open_filter.click()
     ex.field.value = "resource_name"
