@@ -201,3 +201,12 @@ def test_a_newer_refresh_supersedes_an_older_one(ws) -> None:
     assert len(jobs) == 2 and jobs[1]() is True
     assert (s.count, changes, s.query_text) == (8, [8], "action is user.login; outcome is failure; all time")
     assert busy == [True, False, True, False]
+
+
+@pytest.mark.parametrize("bucket", ["1m", "5m", "15m", "1h", "3h", "6h", "12h", "1d", "1w", "1mo"])
+def test_the_fast_timeline_equals_query_result_timeline(ws, bucket) -> None:
+    from auditlab.explorer.state import timeline_frame
+
+    for text in ("all time", "outcome is_not success; since 24h", "action is user.pat.revoked; all time"):
+        result = ws.query(text)
+        assert timeline_frame(result, bucket).equals(result.timeline(bucket, by="outcome")), (bucket, text)
