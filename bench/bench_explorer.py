@@ -82,6 +82,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", type=Path, default=bench_query.HERE, help="where the Parquet data is kept")
+    ap.add_argument("--only", nargs="*", help="run only these scenarios (names as printed)")
+    ap.add_argument("--object-cache", action="store_true", help="SET enable_object_cache (Parquet footers cached)")
     args = ap.parse_args()
 
     bench_query.HERE = args.data
@@ -89,6 +91,8 @@ def main() -> None:
     path = bench_query.make_store(args.events)
     print(f"data: {args.events:,} events in {path} ({time.perf_counter() - t0:.1f}s to prepare)")
     con = bench_query.open_events(path, args.threads)
+    if args.object_cache:
+        con.execute("SET enable_object_cache = true")
     ws = types.SimpleNamespace(con=con)
     t_open = time.perf_counter()
     newest = con.execute("SELECT max(timestamp) FROM events").fetchall()[0][0]
@@ -100,6 +104,8 @@ def main() -> None:
     print(f"{'scenario':<28} {'count':>11} {'auditlab ms':>12} {'by hand ms':>11} {'ratio':>6}")
     medians = []
     for name, (text, predicate) in SCENARIOS.items():
+        if args.only and name not in args.only:
+            continue
         query: Query = parse_query(text)
         preset = query.time_range.preset
 

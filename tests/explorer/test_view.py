@@ -184,3 +184,34 @@ def test_explore_methods(ws) -> None:
 
     assert auditlab.Explorer is Explorer
     assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
+
+
+def test_store_explore(tmp_path) -> None:
+    import json
+
+    import auditlab
+
+    src = tmp_path / "a.ndjson"
+    src.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"s{i}",
+                    "timestamp": f"2026-10-0{i + 1}T10:00:00Z",
+                    "action": "user.login",
+                    "outcome": "successful",
+                    "user_email": f"u{i}@x.example",
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )
+    )
+    store = auditlab.open_store(tmp_path / "store")
+    store.add(src)
+    ex = store.explore("all time", background=True, export_dir=tmp_path / "exports")
+    ex.wait()
+    assert ex.count_html.value == "<b>3</b> events"
+    ex.state.add_filter("User Email", "is", "U1@X.example")
+    ex.wait()
+    assert ex.count_html.value == "<b>1</b> events" and ex.state.table()[0]["User"] == "u1@x.example"
