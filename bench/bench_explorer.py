@@ -83,7 +83,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data", type=Path, default=bench_query.HERE, help="where the Parquet data is kept")
     ap.add_argument("--only", nargs="*", help="run only these scenarios (names as printed)")
-    ap.add_argument("--object-cache", action="store_true", help="SET enable_object_cache (Parquet footers cached)")
+    ap.add_argument(
+        "--object-cache", action="store_true", help="SET enable_object_cache (Parquet footers cached)"
+    )
     args = ap.parse_args()
 
     bench_query.HERE = args.data
