@@ -7,11 +7,12 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from conftest import HOSTILE_PROJECT, HOSTILE_USER
 
 from auditlab.errors import QueryError
 from auditlab.explorer.state import ExplorerState, choose_bucket, operators_for
 from auditlab.filters.model import Op
+
+from .events import HOSTILE_PROJECT, HOSTILE_USER
 
 
 def test_opens_on_the_24h_ending_at_the_newest_event(ws) -> None:

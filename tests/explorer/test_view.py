@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE_PROJECT, HOSTILE_USER
 
 from auditlab.explorer.view import Explorer, escape
+
+from .events import HOSTILE_PROJECT, HOSTILE_USER
 
 #: markup from the hostile event that must never reach HTML unescaped
 RAW = [HOSTILE_USER, HOSTILE_PROJECT, "<b>bold</b>", "<i>denied</i>", "<svg onload", "<script", "<img"]
