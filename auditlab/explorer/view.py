@@ -325,6 +325,7 @@ class Explorer:
         self.export_btn = w.Button(description="Export", icon="download")
         self.export_btn.add_class("al-export")
         self.export_name = w.Text(description="Name", placeholder="export name")
+        self.export_name.add_class("al-export-name")
         self.export_format = w.ToggleButtons(
             options=[("NDJSON", ("ndjson",)), ("CEF", ("cef",)), ("Both", ("ndjson", "cef"))],
             value=("ndjson", "cef"),
@@ -346,6 +347,7 @@ class Explorer:
             layout=w.Layout(display="none", border="1px solid #d1d5db", padding="6px"),
         )
         self.exports_header = w.HTML()
+        self.exports_header.add_class("al-exports-header")
         self.exports_toggle = w.Button(description="Show")
         self.exports_toggle.add_class("al-exports-toggle")
         self.exports_body = w.VBox(layout=w.Layout(display="none"))

@@ -131,6 +131,26 @@ def test_explorer_in_jupyterlab(lab, page, expected) -> None:
     assert "IP address" in row.locator(".al-info").inner_text()
     assert "user.scim.search" not in row.locator("summary").inner_text()
 
+    # Export: the dialog writes a ZIP; the Audit Exports section lists it with a download link
+    page.locator(".al-export").click()
+    name = "<img src=x onerror=alert(2)> evidence"
+    page.locator(".al-export-name input").fill(name)
+    page.locator(".al-export-go").click()
+    page.wait_for_function(
+        "() => document.querySelector('.al-exports-header').textContent === 'Audit Exports (1)'",
+        timeout=30_000,
+    )
+    page.locator(".al-exports-toggle").click()
+    body = page.locator(".al-exports-body")
+    body.wait_for(state="visible")
+    assert name in body.inner_text()
+    assert page.evaluate("() => document.querySelectorAll('.al-explorer img').length") == 0
+    # JupyterLab resolved the relative link (to the kernel's folder) to its /files/ URL
+    resolved = body.locator("a[download]").evaluate("a => a.href")
+    assert "/files/exports/img_src_x_onerror_alert_2_evidence.zip" in resolved, resolved
+    download = page.request.get(resolved)
+    assert download.status == 200 and download.body()[:2] == b"PK"
+
     shot = lab.screenshot(page, "explorer")
     assert shot.stat().st_size > 10_000
     assert dialogs == []
