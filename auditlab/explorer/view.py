@@ -60,7 +60,7 @@ _CSS = """<style>
 .al-explorer .al-title { font-size: 18px; font-weight: 600; }
 .al-explorer .al-error { color: #b91c1c; white-space: pre-wrap; }
 .al-explorer .al-busy { color: #92400e; }
-.al-explorer .al-grid { display: grid; grid-template-columns: 70px 190px 1.2fr 1.5fr 1.5fr 90px;
+.al-explorer .al-grid { display: grid; grid-template-columns: 70px 190px 1.6fr 1.6fr 1.4fr 90px;
   gap: 0 10px; padding: 3px 4px; align-items: start; }
 .al-explorer .al-head { font-weight: 600; border-bottom: 1px solid #9ca3af; }
 .al-explorer details { border-bottom: 1px solid #e5e7eb; }
@@ -148,7 +148,7 @@ def chart_html(state: ExplorerState) -> str:
 
     frame = state.timeline.with_columns(state.timeline["outcome"].fill_null("(none)"))
     chart = timeline_chart(
-        frame, color="outcome", title=f"Events per {state.bucket} (UTC)", width=900, height=120
+        frame, color="outcome", title=f"Events per {state.bucket} (UTC)", width=720, height=120
     )
     return f'<div class="al-chart">{to_svg(chart)}</div>'
 
@@ -416,7 +416,7 @@ class Explorer:
         label = w.Button(description=condition_label(cond), tooltip="Edit this filter")
         label.add_class("al-chip")
         label.layout.width = "auto"
-        close = w.Button(description="×", tooltip="Remove this filter", layout=w.Layout(width="28px"))
+        close = w.Button(description="×", tooltip="Remove this filter", layout=w.Layout(width="36px"))
         close.add_class("al-chip-remove")
         label.on_click(lambda _b: self._open_filter(index))
         close.on_click(lambda _b: self.state.remove_filter(index))
