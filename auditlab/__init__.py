@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "AuthError": "auditlab.errors",
     "Condition": "auditlab.filters.model",
     "Detection": "auditlab.investigations.detection",
+    "Explorer": "auditlab.explorer.view",
     "ExportJobError": "auditlab.errors",
     "ExportRegistry": "auditlab.io.export",
     "Finding": "auditlab.investigations._result",
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.catalog import ACTIONS as ACTIONS
     from auditlab.config import Settings as Settings
     from auditlab.errors import *  # noqa: F403
+    from auditlab.explorer.view import Explorer as Explorer
     from auditlab.io.cef import write_cef as write_cef
     from auditlab.io.export import ExportRegistry as ExportRegistry
     from auditlab.io.export import export as export

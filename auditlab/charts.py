@@ -1,6 +1,11 @@
 """Small Altair chart builders shared by the investigations and notebooks, and an offline SVG renderer.
 
 Altair and vl-convert are imported inside the functions, so ``import auditlab.charts`` stays light.
+Every chart these builders return displays as static SVG rendered by vl-convert in the kernel
+(:func:`offline`), so it shows in JupyterLab with no network (Altair's default renderer loads Vega
+from a CDN, and JupyterLab 4 has no renderer for Vega-Lite 6's MIME type). Altair's own renderer
+setting (``alt.renderers``) is left alone: it still governs the charts a user builds with Altair.
+
 Builders take small, already aggregated Polars frames (aggregate in DuckDB first: Altair inlines
 the data into the chart) and draw time on a UTC scale, so a chart reads the same on any machine.
 
@@ -14,11 +19,13 @@ Examples:
     ('bar', 'utc', 'Logins per day')
     >>> to_svg(timeline_chart(frame)).startswith("<svg")
     True
+    >>> sorted(timeline_chart(frame)._repr_mimebundle_())
+    ['image/svg+xml', 'text/plain']
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # pragma: no cover
     import altair as alt
@@ -27,7 +34,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.filters.model import Query
     from auditlab.store.workspace import Workspace
 
-__all__ = ["SEVERITY_COLORS", "bar_chart", "events_timeline", "severity_scale", "timeline_chart", "to_svg"]
+__all__ = [
+    "SEVERITY_COLORS",
+    "bar_chart",
+    "events_timeline",
+    "offline",
+    "severity_scale",
+    "timeline_chart",
+    "to_svg",
+]
 
 #: severity -> colour, least to most severe (the same in every chart and in the HTML report).
 SEVERITY_COLORS: dict[str, str] = {
@@ -37,6 +52,10 @@ SEVERITY_COLORS: dict[str, str] = {
     "high": "#dc2626",
     "critical": "#7f1d1d",
 }
+
+_C = TypeVar("_C")
+#: Altair chart class -> its offline subclass (made once per class).
+_OFFLINE: dict[type, type] = {}
 
 #: Altair's default is 5000 rows; these builders are for aggregates, so say so when a frame is big.
 MAX_ROWS = 5000
@@ -49,6 +68,46 @@ def _check_rows(frame: pl.DataFrame) -> None:
         raise QueryError(
             f"{frame.height} rows are too many for a chart (at most {MAX_ROWS}): aggregate first"
         )
+
+
+def _svg_bundle(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Display as SVG rendered in the kernel; if that fails, as Altair would (its renderer)."""
+    try:
+        svg = to_svg(self)
+    except Exception:  # e.g. a spec vl-convert cannot draw: let Altair show it (or its error)
+        parent: Any = type(self).__mro__[1]
+        return parent._repr_mimebundle_(self, *args, **kwargs)
+    title = getattr(self, "title", None)
+    text = f"<auditlab chart: {title}>" if isinstance(title, str) else "<auditlab chart>"
+    return {"image/svg+xml": svg, "text/plain": text}
+
+
+def offline(chart: _C) -> _C:
+    """Make an Altair chart display as offline SVG in notebooks; returns the same chart.
+
+    Only this chart changes (its class becomes a subclass whose ``_repr_mimebundle_`` renders SVG
+    with vl-convert); ``alt.renderers`` and every other chart are untouched. Copies made by
+    ``.properties()``, ``.encode()`` and the like stay offline; a chart composed with ``+``, ``|``
+    or ``&`` is a new Altair chart: wrap it again. ``alt.Chart.from_dict(chart.to_dict())`` gives back
+    a plain Altair chart (interactive, for a browser with network access).
+
+    Examples:
+        >>> import altair as alt
+        >>> c = offline(alt.Chart({"values": [{"x": 1}]}).mark_bar().encode(x="x:Q"))
+        >>> type(c).__name__, type(c.properties(width=100)).__name__, isinstance(c, alt.Chart)
+        ('OfflineChart', 'OfflineChart', True)
+        >>> c._repr_mimebundle_()["image/svg+xml"].startswith("<svg")
+        True
+    """
+    cls = type(chart)
+    if getattr(cls, "_auditlab_offline", False):
+        return chart
+    sub = _OFFLINE.get(cls)
+    if sub is None:
+        attrs = {"_auditlab_offline": True, "_repr_mimebundle_": _svg_bundle, "__module__": __name__}
+        sub = _OFFLINE[cls] = type(f"Offline{cls.__name__}", (cls,), attrs)
+    object.__setattr__(chart, "__class__", sub)  # not chart.__class__ = ...: Altair keeps attributes as spec
+    return chart
 
 
 def severity_scale() -> alt.Scale:
@@ -101,7 +160,7 @@ def timeline_chart(
     chart: alt.Chart = alt.Chart(frame).mark_bar().encode(**encoding).properties(width=width, height=height)
     if title:
         chart = chart.properties(title=title)
-    return chart
+    return offline(chart)
 
 
 def bar_chart(
@@ -150,7 +209,7 @@ def bar_chart(
     chart = chart.properties(width=width, height=bar_height * categories)
     if title:
         chart = chart.properties(title=title)
-    return chart
+    return offline(chart)
 
 
 def events_timeline(

@@ -57,3 +57,29 @@ def test_svg_of_a_spec_dict() -> None:
         "encoding": {"x": {"field": "a", "type": "quantitative"}},
     }
     assert "<svg" in to_svg(spec)
+
+
+def test_auditlab_charts_display_as_offline_svg_and_leave_altairs_renderer_alone() -> None:
+    import altair as alt
+
+    from auditlab.charts import offline
+
+    before = alt.renderers.active
+    frame = pl.DataFrame({"bucket": DAYS, "outcome": ["success", "failure", "success"], "count": [3, 1, 2]})
+    chart = timeline_chart(frame, color="outcome", title="<b>t</b>")
+    bundle = chart._repr_mimebundle_()
+    assert sorted(bundle) == ["image/svg+xml", "text/plain"]
+    assert bundle["image/svg+xml"].startswith("<svg") and "<b>" not in bundle["image/svg+xml"]
+    assert "http" not in bundle["image/svg+xml"].replace("http://www.w3.org", "")  # no external resource
+    assert bundle["text/plain"] == "<auditlab chart: <b>t</b>>"
+    assert "image/svg+xml" in chart.properties(width=200)._repr_mimebundle_()  # copies stay offline
+    assert alt.renderers.active == before
+    # a user's own chart still goes through Altair's renderer (here: "json", to see the difference)
+    with alt.renderers.enable("json"):
+        mine = alt.Chart({"values": [{"x": 1}]}).mark_bar().encode(x="x:Q")
+        assert "image/svg+xml" not in mine._repr_mimebundle_()
+        assert (
+            "image/svg+xml"
+            in bar_chart(pl.DataFrame({"u": ["a"], "count": [1]}), category="u")._repr_mimebundle_()
+        )
+        assert "image/svg+xml" in offline(mine)._repr_mimebundle_()

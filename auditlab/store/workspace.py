@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from auditlab._types import PathLike
+    from auditlab.explorer.view import Explorer
     from auditlab.filters.model import Query
     from auditlab.store.result import QueryResult
     from auditlab.store.summary import Summary
@@ -236,6 +237,12 @@ class Workspace:
         from auditlab.store.result import QueryResult
 
         return QueryResult(self, query, allow_unknown_actions=allow_unknown_actions, anchor=anchor)
+
+    def explore(self, query: Query | str | None = None, **options: Any) -> Explorer:
+        """Open the Audit Logs explorer on these events (see :class:`auditlab.Explorer`)."""
+        from auditlab.explorer.view import Explorer
+
+        return Explorer(self, query, **options)
 
     def summary(self, *, top: int = 20) -> Summary:
         """Events, time span, counts by action, outcome and day."""

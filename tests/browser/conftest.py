@@ -136,7 +136,29 @@ class Lab:
 
     def run_all_cells(self, page: Any, *, timeout: float = 120.0) -> None:
         """Run every cell of the current notebook and wait until none is queued or running."""
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        started = """() => { const w = window.jupyterapp.shell.currentWidget;
+            return w.content.widgets.some(c => c.model.type === 'code' && (c.model.executionCount !== null
+              || (c.promptNode && c.promptNode.textContent || '').includes('*'))); }"""
+        for _attempt in range(3):  # a kernel that just reported idle may drop the first request
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            try:
+                page.wait_for_function(started, timeout=15_000, polling=250)
+                break
+            except Exception:  # retried, then reported below
+                continue
+        try:
+            self._wait_cells(page, timeout)
+        except Exception:
+            state = page.evaluate(
+                """() => { const w = window.jupyterapp.shell.currentWidget;
+                           return {kernel: w.sessionContext.session && w.sessionContext.session.kernel
+                                     && w.sessionContext.session.kernel.status,
+                                   prompts: w.content.widgets.map(c => c.promptNode && c.promptNode.textContent)}; }"""
+            )
+            self.screenshot(page, "run-all-timeout")
+            raise AssertionError(f"cells did not finish in {timeout:.0f}s: {state}") from None
+
+    def _wait_cells(self, page: Any, timeout: float) -> None:
         page.wait_for_function(
             """() => { const w = window.jupyterapp.shell.currentWidget;
                        const cells = w.content.widgets.filter(c => c.model.type === 'code');
