@@ -283,7 +283,9 @@ def _summary(result: InvestigationResult) -> str:
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
-    by_severity = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -severity_rank(kv[0])))
+    by_severity = ", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -severity_rank(kv[0]))
+    )
     first = min(f.first_seen for f in findings)
     last = max(f.last_seen for f in findings)
     events = sum(f.count for f in findings)

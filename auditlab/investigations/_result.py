@@ -115,8 +115,10 @@ class InvestigationResult:
     chart_builders: dict[str, Callable[[], Any]] = field(default_factory=dict)
 
     def charts(self) -> dict[str, Any]:
-        """The Altair charts, built now."""
-        return {name: build() for name, build in self.chart_builders.items()}
+        """The Altair charts, built now; each displays as offline SVG (``charts.offline``)."""
+        from auditlab.charts import offline
+
+        return {name: offline(build()) for name, build in self.chart_builders.items()}
 
     def findings_frame(self) -> pl.DataFrame:
         """The findings as a small, deterministic table (no event ids), for notebooks and nbval."""

@@ -121,3 +121,15 @@ def test_evidence_rejects_unknown_columns(sample_ws: Workspace, columns: list[st
     t = datetime(2026, 10, 1, tzinfo=UTC)
     with pytest.raises(QueryError, match="not a canonical column"):
         evidence(sample_ws, Finding("x", "low", None, "x", {}, t, t, 0), columns=columns)
+
+
+def test_investigation_charts_display_as_offline_svg(sample_ws: Workspace) -> None:
+    """Every chart an investigation returns renders as SVG in the kernel, with no network."""
+    from auditlab.investigations import run_all
+
+    results = run_all(sample_ws)
+    charts = [c for r in results for c in r.charts().values()]
+    assert len(charts) >= 4
+    for chart in charts:
+        assert type(chart).__name__.startswith("Offline")
+        assert chart._repr_mimebundle_()["image/svg+xml"].startswith("<svg")
