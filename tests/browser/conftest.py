@@ -125,12 +125,15 @@ class Lab:
 
     def open_notebook(self, page: Any, path: str, *, timeout: float = 60.0) -> None:
         """Open ``path`` (relative to ``lab.root``) in JupyterLab and wait until its kernel is idle."""
-        page.goto(self.url(f"lab/tree/{path}"))
+        # ?reset: a fresh workspace, so a notebook an earlier test opened is not restored beside it
+        page.goto(self.url(f"lab/tree/{path}?reset"))
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
         page.wait_for_function(
-            """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-                       const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+            """(path) => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                       if (!w || !w.context || w.context.path !== path) return false;
+                       const k = w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
                        return !!k && k.status === 'idle'; }""",
+            arg=path,
             timeout=timeout * 1000,
         )
 
