@@ -212,7 +212,11 @@ def _run(
     times = plan.times or ["NULL"]
     full = [f"auditlab_ts({t})" for t in times]
     # the first usable candidate wins: a full date, or a date without a year
-    chosen_full = " ".join(f"WHEN {f} IS NOT NULL THEN {f}" for f in full)
+    # the first candidate that is a full date, or a date without a year (ts_part, in year 2000)
+    chosen_full = " ".join(
+        f"WHEN {f} IS NOT NULL THEN {f} WHEN auditlab_yearless({t}) IS NOT NULL THEN NULL"
+        for f, t in zip(full, times, strict=True)
+    )
     chosen_part = " ".join(
         f"WHEN {f} IS NOT NULL THEN NULL WHEN auditlab_yearless({t}) IS NOT NULL THEN auditlab_yearless({t})"
         for f, t in zip(full, times, strict=True)
@@ -272,10 +276,11 @@ def _run(
         ), y AS (
           SELECT *, {picks["timestamp"]} AS ts_text,
                  CASE {chosen_full} ELSE NULL END AS ts_full,
-                 CASE {chosen_part} ELSE NULL END AS ts_part
+                 CASE {chosen_part} ELSE NULL END AS ts_part,
+                 {ref} AS ts_ref
           FROM x
         ), z AS (
-          SELECT *, coalesce(ts_full, auditlab_with_year(ts_part, coalesce({ref}, $lo), coalesce({ref}, $hi))) AS ts
+          SELECT *, coalesce(ts_full, auditlab_with_year(ts_part, coalesce(ts_ref, $lo), coalesce(ts_ref, $hi))) AS ts
           FROM y
         )
         SELECT {select},
@@ -283,7 +288,7 @@ def _run(
           CASE
             WHEN error IS NOT NULL THEN error
             WHEN ts_text IS NULL THEN 'no timestamp'
-            WHEN ts IS NULL AND ts_part IS NOT NULL AND {ref} IS NULL AND $lo IS NULL THEN '{_NEEDS_YEAR}'
+            WHEN ts IS NULL AND ts_part IS NOT NULL AND ts_ref IS NULL AND $lo IS NULL THEN '{_NEEDS_YEAR}'
             WHEN ts IS NULL THEN 'unusable timestamp: ' || left(ts_text, 80)
             WHEN {picks["action"]} IS NULL OR trim({picks["action"]}) = '' THEN 'no action'
           END AS reason,
