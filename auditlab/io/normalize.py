@@ -241,8 +241,7 @@ def _run(
     select = ",\n".join(
         f"CAST({derived.get(c, picks.get(c, 'NULL'))} AS {kind}) AS {c}" for c, kind in duckdb_types().items()
     )
-    ok = "pre_error IS NULL AND keys IS NOT NULL AND left(ltrim(record), 1) = '{'"
-    unpack = "".join(f", CASE WHEN {ok} THEN v[{i}] END AS e{i}" for i in range(1, len(plan.pointers) + 1))
+    unpack = "".join(f", v[{i}] AS e{i}" for i in range(1, len(plan.pointers) + 1))
     extract = "json_extract_string(record, $p)" if plan.pointers else "NULL::VARCHAR[]"
     params: dict[str, object] = {
         "source": source,
@@ -260,25 +259,29 @@ def _run(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH w AS (
-          SELECT source_line, raw, record, pre_error, try(json_keys(record, $k)) AS keys FROM {records}
+          SELECT source_line, raw, record, pre_error, try(json_keys(record, $k)) AS keys,
+                 -- an object starts with '{{' (ltrim copies the line: only where it does not)
+                 left(record, 1) = '{{' OR left(ltrim(record), 1) = '{{' AS is_object
+          FROM {records}
         ), x AS (
-          SELECT source_line, raw,
+          SELECT source_line, raw, record, keys,
                  CASE
                    WHEN pre_error IS NOT NULL THEN pre_error
                    WHEN keys IS NULL THEN 'not valid JSON'
-                   WHEN left(ltrim(record), 1) <> '{{' THEN 'not a JSON object (' || CASE json_type(record)
+                   WHEN NOT is_object THEN 'not a JSON object (' || CASE json_type(record)
                      WHEN 'VARCHAR' THEN 'string' WHEN 'ARRAY' THEN 'array' WHEN 'NULL' THEN 'null'
                      WHEN 'BOOLEAN' THEN 'boolean' ELSE 'number' END || ')'
-                 END AS error,
-                 CASE WHEN error IS NULL THEN hash(keys) END AS shape
-                 {unpack}
-          FROM (SELECT *, CASE WHEN {ok} THEN {extract} END AS v FROM w)
+                 END AS error
+          FROM w
+        ), xv AS (
+          SELECT source_line, raw, error, CASE WHEN error IS NULL THEN hash(keys) END AS shape {unpack}
+          FROM (SELECT *, CASE WHEN error IS NULL THEN {extract} END AS v FROM x)
         ), y AS (
           SELECT *, {picks["timestamp"]} AS ts_text,
                  CASE {chosen_full} ELSE NULL END AS ts_full,
                  CASE {chosen_part} ELSE NULL END AS ts_part,
                  {ref} AS ts_ref
-          FROM x
+          FROM xv
         ), z AS (
           SELECT *, coalesce(ts_full, auditlab_with_year(ts_part, coalesce(ts_ref, $lo), coalesce(ts_ref, $hi))) AS ts
           FROM y
