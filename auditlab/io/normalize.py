@@ -210,9 +210,9 @@ def _run(
     """
     picks = plan.picks
     times = plan.times or ["NULL"]
-    full = [f"auditlab_ts({t})" for t in times]
-    # the first usable candidate wins: a full date, or a date without a year
-    # the first candidate that is a full date, or a date without a year (ts_part, in year 2000)
+    full = [f"f{i}" for i in range(1, len(times) + 1)]  # each candidate parsed once, in layer yt
+    parsed = ", ".join(f"auditlab_ts({t}) AS f{i}" for i, t in enumerate(times, 1))
+    # the first usable candidate wins: the first candidate that is a full date, or a date without a year (ts_part, in year 2000)
     chosen_full = " ".join(
         f"WHEN {f} IS NOT NULL THEN {f} WHEN auditlab_yearless({t}) IS NOT NULL THEN NULL"
         for f, t in zip(full, times, strict=True)
@@ -276,12 +276,14 @@ def _run(
         ), xv AS (
           SELECT source_line, raw, error, CASE WHEN error IS NULL THEN hash(keys) END AS shape {unpack}
           FROM (SELECT *, CASE WHEN error IS NULL THEN {extract} END AS v FROM x)
+        ), yt AS (
+          SELECT *, {parsed} FROM xv
         ), y AS (
           SELECT *, {picks["timestamp"]} AS ts_text,
                  CASE {chosen_full} ELSE NULL END AS ts_full,
                  CASE {chosen_part} ELSE NULL END AS ts_part,
                  {ref} AS ts_ref
-          FROM xv
+          FROM yt
         ), z AS (
           SELECT *, coalesce(ts_full, auditlab_with_year(ts_part, coalesce(ts_ref, $lo), coalesce(ts_ref, $hi))) AS ts
           FROM y
