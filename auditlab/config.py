@@ -37,7 +37,10 @@ class Settings:
     Attributes:
         max_member_bytes: most bytes one decompressed input (file, gzip, ZIP member) may hold.
         max_total_bytes: most decompressed bytes one load may read, all inputs together.
-        max_ratio: most a compressed input may expand (decompressed / compressed), past 1 MiB out.
+        max_ratio: most a compressed input may expand (decompressed / compressed), once it has
+            given ``ratio_floor_bytes``.
+        ratio_floor_bytes: output of one compressed input below which any ratio is harmless (one
+            very compressible event is not a bomb; a bomb expands to gigabytes).
         chunk_bytes: how many bytes of lines are parsed in one vectorised batch.
         quarantine_text_chars: how much of a quarantined line is kept.
         lock_timeout: seconds a writer waits for a store's lock (0: fail at once).
@@ -46,6 +49,7 @@ class Settings:
     max_member_bytes: int = 8 * 1024**3
     max_total_bytes: int = 64 * 1024**3
     max_ratio: float = 200.0
+    ratio_floor_bytes: int = 64 * 1024**2
     chunk_bytes: int = 64 * 1024**2
     quarantine_text_chars: int = 4096
     lock_timeout: float = 0.0

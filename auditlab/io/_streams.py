@@ -2,7 +2,7 @@
 
 Each layer is a raw binary stream that yields at most a few MiB per read and counts what it
 yields against the limits (:class:`ByteBudget` across a load, ``max_member_bytes`` and
-``max_ratio`` per stream). ZIP members are decoded here block by block with bounded
+``max_ratio`` per stream, once past ``ratio_floor_bytes`` of output). ZIP members are decoded here block by block with bounded
 ``max_length`` calls, never by ``zipfile``'s unbounded readers.
 """
 
@@ -26,7 +26,6 @@ from auditlab.errors import InputError, UnsafeArchiveError
 _MiB = 1024 * 1024
 _BLOCK = 4 * _MiB  # most bytes one layer yields per read
 _RAW_BLOCK = 64 * 1024  # compressed bytes read at a time from a ZIP member
-_RATIO_FLOOR = _MiB  # the ratio limit applies past this much output
 _TAIL = 4 * _MiB  # end of a nested ZIP kept in memory (central directory)
 _LZMA_DICT_MAX = 256 * _MiB  # larger LZMA dictionaries are refused (memory)
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
@@ -148,7 +147,7 @@ class _Guard(io.RawIOBase):
                 f"{what} max_member_bytes ({s.max_member_bytes} bytes); refused",
                 source=self._source,
             )
-        if self._consumed is not None and self.produced > _RATIO_FLOOR:
+        if self._consumed is not None and self.produced > s.ratio_floor_bytes:
             packed = max(self._consumed(), 1)
             if self.produced > s.max_ratio * packed:
                 raise UnsafeArchiveError(

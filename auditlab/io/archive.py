@@ -7,8 +7,8 @@ Safety: nothing is ever extracted to disk. ZIP members are decoded here, in memo
 block, by the decompressors' bounded ``max_length`` calls (``zipfile`` itself decodes bzip2 and
 LZMA members in unbounded steps, so it is only used to list the central directory). Every
 stream counts the bytes it yields against :class:`~auditlab.config.Settings`:
-``max_member_bytes`` per member, ``max_ratio`` per compression layer once past 1 MiB of
-output, and ``max_total_bytes`` over a whole load through a shared :class:`ByteBudget`.
+``max_member_bytes`` per member, ``max_ratio`` per compression layer once past
+``ratio_floor_bytes`` of output (64 MiB: below it any ratio is harmless), and ``max_total_bytes`` over a whole load through a shared :class:`ByteBudget`.
 The sizes a ZIP header declares are never trusted for limits.
 
 Examples:

@@ -104,17 +104,23 @@ _SLOT_PY = re.compile(rf"(?i)^({_FAMILIES_RE})(\d+)(label)?$")
 # a custom key inside JSON members text: ,"cs1":" (value) or ,"cs1Label":"<content>" (label pair)
 _CUSTOM_RE = rf',"(?i:{_FAMILIES_RE})\d+(?:(?i:label)":"(?:[^"\\]|\\.)*"|":")'
 
-# Syslog prefixes, tried in order: regexes with groups ts and host.
+# Syslog prefixes, tried in order: regexes with groups ts and host. ``<PRI>`` may be followed by a
+# space; a tag is ``app``, ``app[pid]``, either with a colon, a space before the colon, or none.
+_PRI = r"(?:<\d{1,3}> ?)"
+_TAG = r"(?: [^\s:\[\]]+(?:\[[^\]\s]*\])? ?:?)"
+_HOST = r"[^\s\[\]]*[^\s:\[\]]"  # a host may hold a colon (IPv6, host-CEF:1-box), not end with one
 _PREFIX_RES: tuple[str, ...] = (
-    # RFC 5424: <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID STRUCTURED-DATA
-    r"^<\d{1,3}>\d{1,2} (?P<ts>\S+) (?P<host>\S+) \S+ \S+ \S+ (?:-|\[.*\])\s*$",
-    # RFC 3164, also with year, fraction and zone as ArcSight writes: <PRI>MMM dd hh:mm:ss HOST TAG:
-    r"^(?:<\d{1,3}>)?(?P<ts>[A-Z][a-z]{2} {1,2}\d{1,2}(?: \d{4})? \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?"
-    r"(?: (?:UTC|GMT|Z|[A-Z]{2}[SD]T))?)(?: (?P<host>\S+))??(?: \S+:)?\s*$",
-    # ISO 8601 timestamp, host, optional tag
-    r"^(?:<\d{1,3}>)?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}\S*) (?P<host>\S+)(?: \S+:)?\s*$",
+    # RFC 5424: <PRI>VERSION TIMESTAMP HOSTNAME [APP-NAME [PROCID [MSGID [STRUCTURED-DATA]]]],
+    # each of them possibly the nil value "-"
+    rf"^{_PRI}\d{{1,2}} (?P<ts>\S+) (?P<host>\S+)(?: (?:\[.*\]|\S+)){{0,4}}\s*$",
+    # RFC 3164, also with year, fraction and zone as ArcSight writes: [<PRI>]MMM dd hh:mm:ss [HOST] [TAG]
+    rf"^{_PRI}?(?P<ts>[A-Z][a-z]{{2}} {{1,2}}\d{{1,2}}(?: \d{{4}})? \d{{2}}:\d{{2}}:\d{{2}}(?:\.\d{{1,9}})?"
+    rf"(?: (?:UTC|GMT|Z|[A-Z]{{2}}[SD]T))?)(?: (?P<host>{_HOST}))?{_TAG}?\s*$",
+    # a bare ISO 8601 date-time, optional host and tag
+    rf"^{_PRI}?(?P<ts>\d{{4}}-\d{{2}}-\d{{2}}[T ]\d{{2}}:\d{{2}}:\d{{2}}(?:[.,]\d+)?(?:Z|[+-]\d{{2}}:?\d{{2}})?)"
+    rf"(?: (?P<host>{_HOST}))?{_TAG}?\s*$",
     # epoch seconds or milliseconds, host (ArcSight connectors)
-    r"^(?P<ts>\d{10}|\d{13}) (?P<host>\S+)\s*$",
+    r"^(?P<ts>\d{10}|\d{13})(?: (?P<host>\S+))?\s*$",
 )
 
 #: At most this many custom-field signatures per batch take the fast path.

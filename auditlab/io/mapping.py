@@ -48,7 +48,8 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "event_id": ("id", "uuid", "event_uuid", "audit_log_id", "audit_id", "log_id", "external_id"),
     "timestamp": (
         "created_at", "created", "time", "datetime", "date_time", "event_time", "occurred_at",
-        "logged_at", "ts", "rt", "end", "start", "date", "syslog_timestamp",
+        "logged_at", "ts", "rt", "device_receipt_time", "end", "end_time", "start", "start_time", "date",
+        "art", "agent_receipt_time", "syslog_timestamp",
     ),
     "action": ("act", "event_type", "event_action", "event_name", "action_name", "signature_id", "operation"),
     "outcome": ("result", "status", "event_outcome", "successful", "success", "is_successful"),

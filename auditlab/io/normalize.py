@@ -8,21 +8,31 @@ the JSON object the CEF reader made of them.
 :func:`normalize_batch`:
 
 1. **Head start.** The first :data:`SAMPLE_ROWS` objects are walked recursively for their key
-   paths and nested objects.
-2. **One statement** over every row: one JSON parse lists its keys (``json_keys`` over the top
-   level and the sampled object paths) and validates it, one more extracts every mapped column
-   (``json_extract_string`` of all pointers, ``details`` included); timestamps are parsed,
-   outcome and auth context normalised, ``event_id`` filled, the reason to quarantine set.
-   Each row keeps ``shape``, a hash of its key lists.
+   paths and nested objects; the plan (which JSON pointers to extract) is made from them.
+2. **One statement** over every row: ``try(json_keys(record, $parents))`` validates the line
+   and lists its keys (top level and under each sampled object path), and only for the valid
+   objects one ``json_extract_string(record, $pointers)`` extracts every mapped column,
+   ``details`` included; timestamps are parsed, outcome and auth context normalised,
+   ``event_id`` filled, the reason to quarantine set, and ``shape = hash(keys)`` kept (the key
+   lists themselves are never materialised).
 3. **No sampling.** One representative row per distinct shape has its keys read: every key of
-   every record is seen. Paths the sample did not know are walked (on just the rows of the shapes
-   that hold them) and, if they change the mapping, the statement runs again with it.
+   every record is seen (a key first met at row 100,001 is found). Paths the sample did not know
+   are walked on the rows of the shapes holding them; if they change the mapping, the statement
+   runs again for the batch. (Two rows with different key lists sharing a 64-bit hash would
+   hide a key: a risk we accept.)
+4. **Map**: each path's normal form, then the alias table (:mod:`auditlab.io.mapping`).
+5. **Time**: every timestamp candidate is tried in priority order and the first *usable* one
+   wins (a CEF ``rt`` that cannot be read gives way to the syslog prefix's time). A date without
+   a year (``Jan 17 08:52:10``) takes the year that puts it nearest the record's own dated
+   candidate (its syslog prefix), else nearest the range of the batch's dated events, else the
+   year before the load (see ``docs/cef.md``).
 
 Key names and values from the input reach SQL only as bound parameters.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from auditlab.catalog import AUTH_CONTEXT_SPELLINGS, OUTCOME_SPELLINGS
@@ -40,6 +50,9 @@ MAX_DEPTH = 4
 #: How many records the recursive head-start walk looks at.
 SAMPLE_ROWS = 2000
 
+#: The reason a dated-less time waits for the batch's range (never left in a finished batch).
+_NEEDS_YEAR = "timestamp without a year"
+
 _MACROS = r"""
 CREATE OR REPLACE TEMP MACRO auditlab_epoch(s) AS (
   CASE
@@ -51,17 +64,38 @@ CREATE OR REPLACE TEMP MACRO auditlab_epoch(s) AS (
   END::TIMESTAMPTZ
 );
 CREATE OR REPLACE TEMP MACRO auditlab_ts(s) AS (
-  CASE
-    WHEN s IS NULL THEN NULL
-    -- epoch seconds, milliseconds or microseconds, as a number or a numeric string
-    WHEN regexp_full_match(trim(s), '[+-]?[0-9]{1,19}([.][0-9]+)?') THEN auditlab_epoch(trim(s))
-    -- ISO 8601 with Z or an offset (the common case), then the CEF date forms
-    ELSE coalesce(
-      TRY_CAST(trim(s) AS TIMESTAMPTZ),
-      try_strptime(trim(s), ['%b %d %Y %H:%M:%S.%g', '%b %d %Y %H:%M:%S',
-                             '%b %d %Y %H:%M:%S.%g %Z', '%b %d %Y %H:%M:%S %Z'])
-    )
-  END
+  -- ISO 8601 with Z or an offset (the common case: a numeric string never casts), then
+  -- epoch seconds, milliseconds or microseconds, then the CEF date forms
+  coalesce(
+    TRY_CAST(s AS TIMESTAMPTZ),
+    CASE
+      WHEN regexp_full_match(trim(s), '[+-]?[0-9]{1,19}([.][0-9]+)?') THEN auditlab_epoch(trim(s))
+      ELSE try_strptime(regexp_replace(trim(s), '\s+', ' ', 'g'),
+                        ['%b %d %Y %H:%M:%S.%g', '%b %d %Y %H:%M:%S',
+                         '%b %d %Y %H:%M:%S.%g %Z', '%b %d %Y %H:%M:%S %Z'])
+    END
+  )
+);
+-- a date without a year (RFC 3164, CEF 'MMM dd HH:mm:ss[.SSS][ zone]'), placed in leap year 2000
+CREATE OR REPLACE TEMP MACRO auditlab_yearless(s) AS (
+  CASE WHEN regexp_full_match(trim(s), '[A-Za-z]{3}\s+[0-9]{1,2}\s+[0-9]{1,2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(\s+\S+)?')
+  THEN try_strptime('2000 ' || regexp_replace(trim(s), '\s+', ' ', 'g'),
+                    ['%Y %b %d %H:%M:%S', '%Y %b %d %H:%M:%S.%g',
+                     '%Y %b %d %H:%M:%S %Z', '%Y %b %d %H:%M:%S.%g %Z'])::TIMESTAMPTZ END
+);
+-- ``t`` (a year-2000 time) in the year that puts it nearest [lo, hi]; ties: the later year
+CREATE OR REPLACE TEMP MACRO auditlab_with_year(t, lo, hi) AS (
+  list_sort(list_filter(list_transform(
+      range(year(lo) - 1, year(hi) + 2),
+      lambda y: {'d': CASE WHEN t + to_years(CAST(y - 2000 AS INTEGER)) < lo
+                      THEN epoch_us(lo) - epoch_us(t + to_years(CAST(y - 2000 AS INTEGER)))
+                      WHEN t + to_years(CAST(y - 2000 AS INTEGER)) > hi
+                      THEN epoch_us(t + to_years(CAST(y - 2000 AS INTEGER))) - epoch_us(hi)
+                      ELSE 0 END,
+            'y': -y,
+            't': CASE WHEN day(t + to_years(CAST(y - 2000 AS INTEGER))) = day(t)
+                      THEN t + to_years(CAST(y - 2000 AS INTEGER)) END}),
+    lambda c: c.t IS NOT NULL))[1].t
 )
 """
 
@@ -124,22 +158,39 @@ def _sample(
     return set(paths), objects
 
 
-def _plan(mapping: Mapping, paths: set[KeyPath], objects: set[KeyPath]) -> tuple[list[str], dict[str, str]]:
-    """The JSON pointers to extract, and the SQL that picks each column from the list ``v``."""
-    resolved = mapping.resolve(sorted(paths))
-    pointers: list[str] = []
-    items: dict[str, list[str]] = {}
-    for column in ("timestamp", *STRING_FIELDS, "details"):
-        for path in resolved.get(column, []):
-            pointers.append(json_pointer(path))
-            item = f"v[{len(pointers)}]"
-            if path in objects and column != "details":
-                # a key that holds an object in some rows fills a scalar column only where it is
-                # not one (an object stays in raw; its own keys may fill the column instead)
-                item = f"CASE WHEN left({item}, 1) IN ('{{', '[') THEN NULL ELSE {item} END"
-            items.setdefault(column, []).append(item)
-    picks = {c: _pick(items.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
-    return pointers, picks
+@dataclass(frozen=True)
+class _Plan:
+    """What one run extracts and computes, made from the known key paths of a batch.
+
+    Attributes:
+        parents: the object paths whose keys are listed (the top level first).
+        pointers: JSON pointers to extract; the extracted strings are ``e1``, ``e2``, ...
+        picks: canonical column -> SQL over the ``e<i>``.
+        times: the timestamp candidates, best first.
+    """
+
+    parents: list[KeyPath]
+    pointers: list[str]
+    picks: dict[str, str]
+    times: list[str]
+
+    @classmethod
+    def make(cls, mapping: Mapping, paths: set[KeyPath], objects: set[KeyPath]) -> _Plan:
+        resolved = mapping.resolve(sorted(paths))
+        pointers: list[str] = []
+        items: dict[str, list[str]] = {}
+        for column in ("timestamp", *STRING_FIELDS, "details"):
+            for path in resolved.get(column, []):
+                pointers.append(json_pointer(path))
+                item = f"e{len(pointers)}"
+                if path in objects and column != "details":
+                    # a key that holds an object in some rows fills a scalar column only where it is
+                    # not one (an object stays in raw; its own keys may fill the column instead)
+                    item = f"CASE WHEN left({item}, 1) IN ('{{', '[') THEN NULL ELSE {item} END"
+                items.setdefault(column, []).append(item)
+        picks = {c: _pick(items.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
+        parents: list[KeyPath] = [(), *sorted(objects - {()})]
+        return cls(parents, pointers, picks, items.get("timestamp", []))
 
 
 def _run(
@@ -147,13 +198,30 @@ def _run(
     records: str,
     target: str,
     *,
-    parents: list[KeyPath],
-    pointers: list[str],
-    picks: dict[str, str],
+    plan: _Plan,
     source: str,
     ordinal: int,
+    years: tuple[object, object] | None = None,
 ) -> None:
-    """The one statement: ``target`` gets every row, canonical, with its reason and shape."""
+    """The one statement: ``target`` gets every row, canonical, with its reason and shape.
+
+    ``years``: the (lo, hi) range a date without a year is placed nearest, where the record has
+    no dated candidate of its own; None: such rows get the reason :data:`_NEEDS_YEAR`.
+    """
+    picks = plan.picks
+    times = plan.times or ["NULL"]
+    full = [f"f{i}" for i in range(1, len(times) + 1)]  # each candidate parsed once, in layer yt
+    parsed = ", ".join(f"auditlab_ts({t}) AS f{i}" for i, t in enumerate(times, 1))
+    # the first usable candidate wins: the first candidate that is a full date, or a date without a year (ts_part, in year 2000)
+    chosen_full = " ".join(
+        f"WHEN {f} IS NOT NULL THEN {f} WHEN auditlab_yearless({t}) IS NOT NULL THEN NULL"
+        for f, t in zip(full, times, strict=True)
+    )
+    chosen_part = " ".join(
+        f"WHEN {f} IS NOT NULL THEN NULL WHEN auditlab_yearless({t}) IS NOT NULL THEN auditlab_yearless({t})"
+        for f, t in zip(full, times, strict=True)
+    )
+    ref = f"coalesce({', '.join(full)})"
     derived = {
         "event_id": f"coalesce({picks['event_id']}, 'md5:' || md5(raw))",
         "timestamp": "ts",
@@ -173,47 +241,64 @@ def _run(
     select = ",\n".join(
         f"CAST({derived.get(c, picks.get(c, 'NULL'))} AS {kind}) AS {c}" for c, kind in duckdb_types().items()
     )
-    extract = "json_extract_string(record, $p)" if pointers else "NULL::VARCHAR[]"
+    unpack = "".join(f", v[{i}] AS e{i}" for i in range(1, len(plan.pointers) + 1))
+    extract = "json_extract_string(record, $p)" if plan.pointers else "NULL::VARCHAR[]"
     params: dict[str, object] = {
         "source": source,
-        "k": [json_pointer(p) for p in parents],
         "ok": list(OUTCOME_SPELLINGS),
         "ov": list(OUTCOME_SPELLINGS.values()),
         "ak": list(AUTH_CONTEXT_SPELLINGS),
         "av": list(AUTH_CONTEXT_SPELLINGS.values()),
+        "k": [json_pointer(p) for p in plan.parents],
+        "lo": years[0] if years else None,
+        "hi": years[1] if years else None,
     }
-    if pointers:
-        params["p"] = pointers
+    if plan.pointers:
+        params["p"] = plan.pointers
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        WITH r AS (
-          SELECT source_line, raw, record, pre_error, try(json_keys(record, $k)) AS keys FROM {records}
+        WITH w AS (
+          SELECT source_line, raw, record, pre_error, try(json_keys(record, $k)) AS keys,
+                 -- an object starts with '{{' (ltrim copies the line: only where it does not)
+                 left(record, 1) = '{{' OR left(ltrim(record), 1) = '{{' AS is_object
+          FROM {records}
         ), x AS (
-          SELECT source_line, raw, keys,
+          SELECT source_line, raw, record, keys,
                  CASE
                    WHEN pre_error IS NOT NULL THEN pre_error
                    WHEN keys IS NULL THEN 'not valid JSON'
-                   WHEN left(ltrim(record), 1) <> '{{' THEN 'not a JSON object (' || CASE json_type(record)
+                   WHEN NOT is_object THEN 'not a JSON object (' || CASE json_type(record)
                      WHEN 'VARCHAR' THEN 'string' WHEN 'ARRAY' THEN 'array' WHEN 'NULL' THEN 'null'
                      WHEN 'BOOLEAN' THEN 'boolean' ELSE 'number' END || ')'
-                 END AS error,
-                 CASE WHEN pre_error IS NULL AND keys IS NOT NULL AND left(ltrim(record), 1) = '{{'
-                      THEN {extract} END AS v
-          FROM r
+                 END AS error
+          FROM w
+        ), xv AS (
+          SELECT source_line, raw, error, CASE WHEN error IS NULL THEN hash(keys) END AS shape {unpack}
+          FROM (SELECT *, CASE WHEN error IS NULL THEN {extract} END AS v FROM x)
+        ), yt AS (
+          SELECT *, {parsed} FROM xv
         ), y AS (
-          SELECT *, {picks["timestamp"]} AS ts_text, auditlab_ts({picks["timestamp"]}) AS ts FROM x
+          SELECT *, {picks["timestamp"]} AS ts_text,
+                 CASE {chosen_full} ELSE NULL END AS ts_full,
+                 CASE {chosen_part} ELSE NULL END AS ts_part,
+                 {ref} AS ts_ref
+          FROM yt
+        ), z AS (
+          SELECT *, coalesce(ts_full, auditlab_with_year(ts_part, coalesce(ts_ref, $lo), coalesce(ts_ref, $hi))) AS ts
+          FROM y
         )
         SELECT {select},
           CAST({int(ordinal)} AS INTEGER) AS ordinal,
           CASE
             WHEN error IS NOT NULL THEN error
             WHEN ts_text IS NULL THEN 'no timestamp'
+            WHEN ts IS NULL AND ts_part IS NOT NULL AND ts_ref IS NULL AND $lo IS NULL THEN '{_NEEDS_YEAR}'
             WHEN ts IS NULL THEN 'unusable timestamp: ' || left(ts_text, 80)
             WHEN {picks["action"]} IS NULL OR trim({picks["action"]}) = '' THEN 'no action'
           END AS reason,
-          CASE WHEN error IS NULL THEN hash(keys) END AS shape
-        FROM y
+          shape
+        FROM z
         """,  # noqa: S608 - identifiers and indexes are ours; input reaches SQL only as parameters
         params,
     )
@@ -235,12 +320,12 @@ def normalize_batch(
     why the line is quarantined) and ``shape`` (a hash of the record's key lists).
     """
     known_paths, known_objects = _sample(con, records, mapping)
-    parents: list[KeyPath] = [(), *sorted(known_objects)]
-    pointers, picks = _plan(mapping, known_paths, known_objects)
-    run = {"parents": parents, "source": source, "ordinal": ordinal}
-    _run(con, records, target, pointers=pointers, picks=picks, **run)  # type: ignore[arg-type]
+    plan = _Plan.make(mapping, known_paths, known_objects)
+    run = {"source": source, "ordinal": ordinal}
+    _run(con, records, target, plan=plan, **run)  # type: ignore[arg-type]
 
     # every key of every record: the keys of one representative row per distinct shape
+    parents = plan.parents
     reps = con.execute(
         f"""SELECT t.shape, json_keys(r.record, $k) FROM {records} r JOIN (
               SELECT shape, any_value(source_line) AS source_line FROM {target}
@@ -258,21 +343,31 @@ def normalize_batch(
             fresh_shapes.append(shape)
         found |= paths
     new = sorted(found - known_paths)
-    if not new:
-        return
-    # walk down from the paths the sample did not know, on the rows of the shapes that hold them
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _auditlab_sample AS SELECT r.record FROM {records} r
-            JOIN (SELECT source_line FROM {target} WHERE list_contains($s, shape)) t USING (source_line)""",  # noqa: S608
-        {"s": fresh_shapes},
-    )
-    try:
-        more, more_objects = _descend(con, "_auditlab_sample", mapping, new)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _auditlab_sample")
-    plan = _plan(mapping, found | set(more), objects | more_objects)
-    if plan != (pointers, picks):
-        _run(con, records, target, pointers=plan[0], picks=plan[1], **run)  # type: ignore[arg-type]
+    if new:
+        # walk down from the paths the sample did not know, on the rows of the shapes that hold them
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _auditlab_sample AS SELECT r.record FROM {records} r
+                SEMI JOIN (SELECT source_line FROM {target} WHERE list_contains($s, shape)) t USING (source_line)""",  # noqa: S608
+            {"s": fresh_shapes},
+        )
+        try:
+            more, more_objects = _descend(con, "_auditlab_sample", mapping, new)
+        finally:
+            con.execute("DROP TABLE IF EXISTS _auditlab_sample")
+        fresh = _Plan.make(mapping, found | known_paths | set(more), objects | more_objects)
+        if (fresh.pointers, fresh.picks) != (plan.pointers, plan.picks):
+            plan = _Plan(parents, fresh.pointers, fresh.picks, fresh.times)
+            _run(con, records, target, plan=plan, **run)  # type: ignore[arg-type]
+
+    # dates without a year: placed nearest the batch's dated events (else the year before now)
+    ((waiting,),) = con.execute(f"SELECT count(*) FROM {target} WHERE reason = ?", [_NEEDS_YEAR]).fetchall()  # noqa: S608
+    if waiting:
+        ((lo, hi),) = con.execute(
+            f"""SELECT coalesce(min(timestamp), now() - INTERVAL 1 YEAR + INTERVAL 1 DAY),
+                       coalesce(max(timestamp), now())
+                FROM {target} WHERE reason IS NULL"""  # noqa: S608
+        ).fetchall()
+        _run(con, records, target, plan=plan, years=(lo, hi), **run)  # type: ignore[arg-type]
 
 
 def _pick(items: list[str]) -> str:

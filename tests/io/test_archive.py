@@ -8,6 +8,7 @@ import io
 import json
 import lzma
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -544,14 +545,43 @@ def test_budget_is_not_charged_for_compressed_bytes(tmp_path: Path) -> None:
     assert budget.used == len(DATA)
 
 
-def test_legit_but_very_compressible_member_needs_a_higher_ratio(tmp_path: Path) -> None:
-    # 10 MB of one repeated byte deflates ~1000:1: refused at the default max_ratio (200).
+def test_very_compressible_member_below_the_floor_loads(tmp_path: Path) -> None:
+    # 10 MB of one repeated byte deflates ~1000:1: harmless below ratio_floor_bytes (64 MiB).
     content = b'{"details": "' + b"x" * (10 * MiB) + b'"}\n'
     p = write_zip(tmp_path / "x.zip", [("big.ndjson", content)])
     [m] = iter_members(p)
+    assert read_member(m) == content
+    # past the floor the ratio counts: refused at the default max_ratio (200), loads above it
+    low_floor = Settings(ratio_floor_bytes=MiB)
+    with pytest.raises(UnsafeArchiveError, match=r"expands more than max_ratio \(200x"):
+        read_member(m, settings=low_floor)
+    assert read_member(m, settings=Settings(ratio_floor_bytes=MiB, max_ratio=2000)) == content
+
+
+def _compressible_event(size: int) -> bytes:
+    """One valid NDJSON event whose ``details`` holds ~``size`` bytes that gzip ~300x."""
+    rng = random.Random(7)
+    filler = "".join(("x" * 1200) + rng.choice("0123456789abcdef") for _ in range(size // 1201 + 1))
+    rec = {"id": "e-1", "created_at": "2026-01-02T03:04:05Z", "action": "user.login", "details": filler}
+    return json.dumps(rec).encode() + b"\n"
+
+
+def test_one_big_compressible_event_is_not_a_bomb(tmp_path: Path) -> None:
+    # Issue 11: one valid 4 MiB event compressing ~315x was refused as a bomb (ratio checked from
+    # 1 MiB of output on). It loads now, with every check of the loader.
+    import auditlab
+
+    line = _compressible_event(4 * MiB)
+    packed = gzip.compress(line, compresslevel=9)
+    assert len(line) > 4 * MiB and 250 < len(line) / len(packed) < 400, len(line) / len(packed)
+    p = tmp_path / "big.ndjson.gz"
+    p.write_bytes(packed)
+    ws = auditlab.load(p)
+    assert ws.last_report.loaded == 1 and ws.last_report.quarantined == 0
+    assert ws.sql("SELECT raw FROM events").fetchall() == [(line.decode().rstrip("\n"),)]
+    # the same file past a lowered floor is refused, as before
     with pytest.raises(UnsafeArchiveError, match="max_ratio"):
-        read_member(m)
-    assert read_member(m, settings=Settings(max_ratio=2000)) == content
+        auditlab.load(p, settings=Settings(ratio_floor_bytes=MiB))
 
 
 def test_overlapping_members_are_refused(tmp_path: Path) -> None:
@@ -650,9 +680,9 @@ def test_bomb_refused_by_member_limit(bombs, kind: str) -> None:
 
 
 def test_nested_zip_padded_inside_is_refused_at_listing(tmp_path: Path) -> None:
-    # The inner ZIP hides 64 MiB of zeros before its central directory; the outer ZIP deflates
+    # The inner ZIP hides 96 MiB of zeros before its central directory; the outer ZIP deflates
     # it ~1000:1. Listing the inner ZIP must read to its end: the ratio limit stops that.
-    inner = raw_zip([stored("a.ndjson", DATA)], pad=64 * MiB)
+    inner = raw_zip([stored("a.ndjson", DATA)], pad=96 * MiB)
     p = write_zip(tmp_path / "outer.zip", [("inner.zip", inner)])
     with pytest.raises(UnsafeArchiveError, match="max_ratio") as info:
         list(iter_members(p))
