@@ -2,6 +2,8 @@
 #   make demo  -> creates .venv, installs, runs the main job on the bundled sample
 #   make test  -> creates .venv if missing, installs, runs the whole test suite
 PY ?= python3
+# Extras installed into .venv; CI adds spark (.ci/run), so the Spark differential test runs there.
+EXTRAS ?= dev
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)
