@@ -40,8 +40,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Every benchmark at 1M and 10M events (BENCH_EVENTS=100000 for a quick run; BENCH_DATA=DIR for the
+# generated inputs, default bench/_data) -> docs/benchmarks.md. Not part of make test.
 bench: $(STAMP)
-	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/run.py
 
 samples: $(STAMP)
 	$(BIN)/auditlab samples --out data/samples --seed 7 --days 30
