@@ -20,6 +20,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,7 +241,7 @@ def write_doc(res: dict[str, Any], doc: Path = DOC) -> None:
         text = text[:a] + section + text[b:]
     else:
         # keep sections in increasing size
-        sizes = sorted({n, *[int(s.split(":")[1].split()[0]) for s in text.split("<!-- bench:")[1:]]})
+        sizes = sorted({n, *(int(m) for m in re.findall(r"<!-- bench:(\d+) -->", text))})
         later = [s for s in sizes if s > n]
         marker = f"<!-- bench:{later[0]} -->" if later else None
         text = (
