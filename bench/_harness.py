@@ -7,8 +7,7 @@ the bare equivalent, same run, sides alternating) or :func:`row`.
 
 Every measurement runs in a fresh interpreter (:func:`child`): ``module:function(**kwargs)`` returns
 a dict with ``seconds`` (the timed part only, not imports or setup) and whatever else it reports;
-the parent adds ``peak_rss_mb``, the child's peak resident memory from ``wait4`` (its threads and
-its own children included).
+the parent adds ``peak_rss_mb``, the child's peak resident memory (``VmHWM``, its threads included).
 """
 
 from __future__ import annotations
@@ -62,7 +61,7 @@ def child(target: str, **kwargs: Any) -> dict[str, Any]:
     """Run ``module:function(**kwargs)`` (a module of ``bench/``) in a fresh interpreter.
 
     Returns:
-        Its dict plus ``peak_rss_mb`` (the child's peak RSS, from ``wait4``).
+        Its dict plus ``peak_rss_mb`` (the child's peak RSS).
 
     Raises:
         BenchError: the child failed (its last stderr line).
@@ -92,8 +91,20 @@ def child(target: str, **kwargs: Any) -> dict[str, Any]:
         lines = err.decode(errors="replace").strip().splitlines()
         raise BenchError(f"{target}: {lines[-1] if lines else f'exit {proc.returncode}'}")
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # The child's own high-water mark (VmHWM). wait4's ru_maxrss is not used: Linux carries the
+    # parent's peak into a forked child across exec, so it never reads below the parent's.
+    result["peak_rss_mb"] = result.pop("_vm_hwm_kb", usage.ru_maxrss) / 1024
     return result
+
+
+def _vm_hwm_kb() -> int:
+    """This process's peak resident memory (kB) from /proc/self/status; threads included."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
@@ -220,7 +231,9 @@ def _main() -> None:
     import importlib
 
     fn = getattr(importlib.import_module(module), function)
-    print(json.dumps(fn(**kwargs), default=str))
+    result = dict(fn(**kwargs))
+    result["_vm_hwm_kb"] = _vm_hwm_kb()
+    print(json.dumps(result, default=str))
 
 
 if __name__ == "__main__":

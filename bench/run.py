@@ -223,7 +223,7 @@ figure is the median of the runs of one side, each run in a fresh process; sides
 two sides of a ratio share the machine's state. **ratio** = the bare equivalent's time / auditlab's
 time: auditlab's throughput as a share of the raw engine doing the bare job (1.00× = as fast; the
 bare job does less: no mapping, accounting, dedupe, escaping). **peak RSS** is the measuring
-process's peak resident memory (`wait4`), imports and setup included. The machine is shared and
+process's peak resident memory (`VmHWM`), imports and setup included. The machine is shared and
 noisy: compare ratios, not absolute times, across runs.
 
 """
