@@ -171,6 +171,12 @@ def _fmt_s(s: float | None) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
 
 
+def _spread(runs: list[float] | None) -> str:
+    if not runs or len(runs) < 2:
+        return ""
+    return f" ({_fmt_s(min(runs))}–{_fmt_s(max(runs))})"
+
+
 def _rate(events: int, s: float | None) -> str:
     if not s:
         return "—"
@@ -201,8 +207,9 @@ def render(res: dict[str, Any]) -> str:
             ratio = f"{r['ratio']:.2f}×" if r.get("ratio") else "—"
             rss = f"{r['peak_rss_mb']:,.0f} MB" if r.get("peak_rss_mb") else "—"
             lines.append(
-                f"| {r['benchmark']} | {r['events']:,} | {_fmt_s(r['seconds'])} | {_rate(r['events'], r['seconds'])} "
-                f"| {rss} | {base or '—'} | {_fmt_s(r.get('baseline_seconds'))} "
+                f"| {r['benchmark']} | {r['events']:,} | {_fmt_s(r['seconds'])}{_spread(r.get('runs'))} "
+                f"| {_rate(r['events'], r['seconds'])} "
+                f"| {rss} | {base or '—'} | {_fmt_s(r.get('baseline_seconds'))}{_spread(r.get('baseline_runs'))} "
                 f"| {(str(round(r['baseline_peak_rss_mb'])) + ' MB') if base else '—'} "
                 f"| {ratio} |"
             )
@@ -219,8 +226,8 @@ def render(res: dict[str, Any]) -> str:
 HEADER = """# Benchmarks
 
 Written by `make bench` (`bench/run.py`; sizes from `BENCH_EVENTS`, default 1M and 10M). Each
-figure is the median of the runs of one side, each run in a fresh process; sides alternate, so the
-two sides of a ratio share the machine's state. **ratio** = the bare equivalent's time / auditlab's
+figure is the median of the runs of one side (their range in brackets), each run in a fresh process;
+sides alternate, so the two sides of a ratio share the machine's state. **ratio** = the bare equivalent's time / auditlab's
 time: auditlab's throughput as a share of the raw engine doing the bare job (1.00× = as fast; the
 bare job does less: no mapping, accounting, dedupe, escaping). **peak RSS** is the measuring
 process's peak resident memory (`VmHWM`), imports and setup included. The machine is shared and
@@ -259,10 +266,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "0")))
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""), help="modules (and 'store') to run")
     ap.add_argument("--doc", default=str(DOC))
+    ap.add_argument("--render", action="store_true", help="only rewrite the doc from DATA/results_N.json")
     args = ap.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
     for n in (int(s.replace("_", "")) for s in args.events.split(",") if s.strip()):
         repeat = args.repeat or (3 if n <= 2_000_000 else 1)
+        if args.render:
+            write_doc(json.loads((Path(args.data) / f"results_{n}.json").read_text()), Path(args.doc))
+            continue
         res = run_size(n, Path(args.data), repeat, only)
         (Path(args.data) / f"results_{n}.json").write_text(json.dumps(res, indent=1, default=str))
         write_doc(res, Path(args.doc))
