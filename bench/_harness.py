@@ -50,11 +50,23 @@ class BenchError(RuntimeError):
 
 
 class BenchTimeout(BenchError):
-    """A measurement's child process ran past ``BENCH_TIMEOUT`` seconds and was killed."""
+    """A measurement's child ran past ``BENCH_TIMEOUT`` seconds or ``BENCH_MAX_RSS_MB`` and was killed."""
 
 
 #: Seconds one measurement may take before it is killed and reported as timed out.
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
+#: Resident memory (MB) past which a measurement is killed (the machine is shared; 10M runs).
+MAX_RSS_MB = float(os.environ.get("BENCH_MAX_RSS_MB", "12000"))
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def child(target: str, **kwargs: Any) -> dict[str, Any]:
@@ -71,22 +83,35 @@ def child(target: str, **kwargs: Any) -> dict[str, Any]:
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT, start_new_session=True
     )
-    killed: list[bool] = []
+    killed: list[str] = []
+    done = threading.Event()
 
-    def kill() -> None:
-        killed.append(True)
-        os.killpg(proc.pid, signal.SIGKILL)
+    def watch() -> None:  # kill the child past BENCH_TIMEOUT or BENCH_MAX_RSS_MB
+        deadline = time.monotonic() + TIMEOUT
+        while not done.wait(0.5):
+            rss = _rss_mb(proc.pid)
+            why = (
+                f"killed after {TIMEOUT:.0f} s (BENCH_TIMEOUT)"
+                if time.monotonic() > deadline
+                else f"killed at {rss:,.0f} MB resident (BENCH_MAX_RSS_MB)"
+                if rss > MAX_RSS_MB
+                else ""
+            )
+            if why:
+                killed.append(why)
+                os.killpg(proc.pid, signal.SIGKILL)
+                return
 
-    timer = threading.Timer(TIMEOUT, kill)
-    timer.start()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         out, err = _drain(proc)
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
-        timer.cancel()
+        done.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if killed:
-        raise BenchTimeout(f"{target}: killed after {TIMEOUT:.0f} s (BENCH_TIMEOUT)")
+        raise BenchTimeout(f"{target}: {killed[0]}")
     if proc.returncode != 0:
         lines = err.decode(errors="replace").strip().splitlines()
         raise BenchError(f"{target}: {lines[-1] if lines else f'exit {proc.returncode}'}")

@@ -4,7 +4,9 @@ Usage: python bench/run.py [--events 1000000,10000000] [--data DIR] [--repeat R]
 
 Environment: ``BENCH_EVENTS`` (comma-separated sizes, e.g. ``100000`` for a quick run),
 ``BENCH_DATA`` (where inputs and stores go; default ``bench/_data``, git-ignored),
-``BENCH_REPEAT`` (runs per side; default 3 up to 2M events, else 1).
+``BENCH_REPEAT`` (runs per side; default 3 up to 2M events, else 1), ``BENCH_TIMEOUT`` (seconds,
+default 600) and ``BENCH_MAX_RSS_MB`` (default 12000): a measurement past either is killed and
+reported as such.
 
 For each N: generate N events as NDJSON and CEF (``_generate.py``, bounded memory, reused), build a
 persistent store from the NDJSON (measured: the store load, against DuckDB writing the same events
