@@ -187,8 +187,8 @@ def benchmark(ctx):  # type: ignore[no-untyped-def]
     kw = {"store": str(ctx.store), "repeat": 5}
     row = compare("query: count + page + hourly timeline (QueryResult)", ctx.events,
                   ("bench_query:child_ours", kw), "hand-written DuckDB SQL, values inlined",
-                  ("bench_query:child_hand", kw), repeat=1, check="result",
-                  note=f"`{TEXT}`; median of 5 after a warm-up, in one process per side")  # fmt: skip
+                  ("bench_query:child_hand", kw), repeat=ctx.repeat, check="result",
+                  note=f"`{TEXT}`; each run: the median of 5 after a warm-up in one process")  # fmt: skip
     return {"title": "Query (persistent store)", "rows": [row], "notes": []}
 
 
