@@ -2,6 +2,8 @@
 #   make demo  -> creates .venv, installs, runs the main job on the bundled sample
 #   make test  -> creates .venv if missing, installs, runs the whole test suite
 PY ?= python3
+# Extras installed into .venv: the browser and Spark differential tests run in make test (and CI).
+EXTRAS ?= dev,browser,spark
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,browser]'
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,8 +40,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Every benchmark at 1M and 10M events (BENCH_EVENTS=100000 for a quick run; BENCH_DATA=DIR for the
+# generated inputs, default bench/_data) -> docs/benchmarks.md. Not part of make test.
 bench: $(STAMP)
-	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/run.py
 
 samples: $(STAMP)
 	$(BIN)/auditlab samples --out data/samples --seed 7 --days 30

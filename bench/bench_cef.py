@@ -207,5 +207,52 @@ def main() -> None:
     print(f"differing canonical values CEF vs NDJSON: {total} (target 0; by column: {diff})")
 
 
+# -- for bench/run.py (make bench): children and benchmark(ctx) ---------------------------------------
+
+BARE_CEF_SQL = r"""
+CREATE TABLE t AS SELECT string_split(line, '|') AS header,
+       regexp_extract_all(split_part(line, '|', 8), '([A-Za-z0-9]+)=', 1) AS extension_keys
+FROM read_csv($p, columns = {'line': 'VARCHAR'}, delim = chr(31), quote = '', escape = '',
+              header = false, auto_detect = false)
+"""
+
+
+def child_load(path: str) -> dict[str, object]:
+    """Child: ``auditlab.load`` (in memory) of a CEF file."""
+    import auditlab
+
+    t = time.perf_counter()
+    ws = auditlab.load(path)
+    return {"seconds": time.perf_counter() - t, "rows": ws.count()}
+
+
+def child_bare(path: str) -> dict[str, object]:
+    """Child: DuckDB reads the lines, splits the header on ``|`` and finds the extension keys."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    t = time.perf_counter()
+    con.execute(BARE_CEF_SQL, {"p": path})
+    return {
+        "seconds": time.perf_counter() - t,
+        "rows": con.execute("SELECT count(*) FROM t").fetchall()[0][0],
+    }
+
+
+def benchmark(ctx):  # type: ignore[no-untyped-def]
+    """CEF load against DuckDB tokenising the same lines, same run."""
+    from _harness import compare
+
+    title = "CEF load (auditlab.load, in memory)"
+    if ctx.events > ctx.memory_max:
+        return {"title": title, "rows": [], "notes": [f"skipped above {ctx.memory_max:,} events: an in-memory "
+                "load holds every event in RAM"]}  # fmt: skip
+    row = compare(title, ctx.events, ("bench_cef:child_load", {"path": str(ctx.cef)}),
+                  "DuckDB reads the lines, splits header and extension keys (no unescaping, no labels)",
+                  ("bench_cef:child_bare", {"path": str(ctx.cef)}), repeat=ctx.repeat, check="rows")  # fmt: skip
+    return {"title": title, "rows": [row], "notes": []}
+
+
 if __name__ == "__main__":
     main()

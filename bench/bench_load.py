@@ -115,5 +115,37 @@ def main() -> None:
     print(f"throughput ratio auditlab / raw duckdb keeping the text: {text_t / our_t:.2f}x")
 
 
+# -- for bench/run.py (make bench): children and benchmark(ctx) ---------------------------------------
+
+
+def child_ours(path: str) -> dict[str, object]:
+    """Child: ``auditlab.load`` (in memory) of the file."""
+    elapsed, n = ours(Path(path))
+    return {"seconds": elapsed, "rows": n}
+
+
+def child_raw(path: str, text: bool = False) -> dict[str, object]:
+    """Child: DuckDB ``read_json`` with explicit columns (``text``: each line's text kept too)."""
+    return {"seconds": (raw_duckdb_with_text if text else raw_duckdb)(Path(path))}
+
+
+def benchmark(ctx):  # type: ignore[no-untyped-def]
+    """NDJSON load against DuckDB read_json (and read_json keeping each line's text), same run."""
+    from _harness import compare
+
+    title = "NDJSON load (auditlab.load, in memory)"
+    if ctx.events > ctx.memory_max:
+        return {"title": title, "rows": [], "notes": [f"skipped above {ctx.memory_max:,} events: an in-memory "
+                "load holds every event in RAM; see the store load for this size"]}  # fmt: skip
+    ours_ = ("bench_load:child_ours", {"path": str(ctx.ndjson)})
+    rows = [
+        compare(title, ctx.events, ours_, "DuckDB read_json (explicit columns)",
+                ("bench_load:child_raw", {"path": str(ctx.ndjson)}), repeat=ctx.repeat),
+        compare(title, ctx.events, ours_, "DuckDB read_json + each line's text",
+                ("bench_load:child_raw", {"path": str(ctx.ndjson), "text": True}), repeat=ctx.repeat),
+    ]  # fmt: skip
+    return {"title": title, "rows": rows, "notes": []}
+
+
 if __name__ == "__main__":
     main()

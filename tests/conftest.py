@@ -8,9 +8,29 @@ is added as an ``@example`` or fixed, then CI checks it forever.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
     settings.load_profile("ci")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local-mode Spark session for the whole run (its JVM takes seconds to start).
+
+    Its time zone is not UTC (+05:30), so no result may depend on the session's zone. Skipped,
+    with the reason, without pyspark or Java.
+    """
+    from auditlab.testing.spark import local_session, spark_unavailable
+
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(reason)
+    session = local_session(timezone="Asia/Kolkata")
+    yield session
+    session.stop()

@@ -22,7 +22,12 @@ def _modules_after(code: str) -> set[str]:
 
 def test_import_auditlab_is_light() -> None:
     loaded = _modules_after("import auditlab")
-    assert loaded & {*HEAVY, "click", "duckdb", "polars", "pyarrow"} == set()
+    assert loaded & {*HEAVY, "click", "duckdb", "polars", "pyarrow", "pyspark"} == set()
+
+
+def test_spark_modules_import_pyspark_only_when_used() -> None:
+    loaded = _modules_after("import auditlab.spark, auditlab.filters.to_spark")
+    assert loaded & {*HEAVY, "pyspark", "py4j"} == set()
 
 
 def test_import_of_report_charts_and_registry_is_light() -> None:

@@ -8,7 +8,8 @@ Examples:
     >>> to_sql(q.since("all"))[1]
     ['user.login', 'user.sso.saml.login', 'failure']
 
-Importing this package does not import duckdb or polars (``to_polars`` imports polars when called).
+Importing this package does not import duckdb, polars or pyspark (``to_polars`` imports polars
+when called, ``to_spark`` pyspark).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from auditlab.filters.serde import query_from_dict, query_from_json, query_to_di
 from auditlab.filters.text import format_query, parse_condition, parse_query
 from auditlab.filters.to_polars import to_polars
 from auditlab.filters.to_portal import PortalFilter, to_portal_filters, to_portal_range
+from auditlab.filters.to_spark import to_spark
 from auditlab.filters.to_sql import to_sql
 
 __all__ = [
@@ -42,5 +44,6 @@ __all__ = [
     "to_polars",
     "to_portal_filters",
     "to_portal_range",
+    "to_spark",
     "to_sql",
 ]
