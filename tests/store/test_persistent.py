@@ -36,8 +36,8 @@ def events_file(path: Path, prefix: str, n: int, *, day: int = 5) -> Path:
 def test_ingest_reopen_and_dedupe(tmp_path):
     store = auditlab.open_store(tmp_path / "s")
     r1 = store.ingest(events_file(tmp_path / "a.ndjson", "a", 50))
-    r2 = store.ingest(events_file(tmp_path / "b.ndjson", "a", 80, day=6))  # a0..a49 again, a50..a79 new
-    assert (r1.loaded, r2.loaded, r2.duplicates) == (50, 30, 50)
+    r2 = store.ingest(events_file(tmp_path / "b.ndjson", "a", 80))  # a0..a49 again, a50..a79 new
+    assert (r1.loaded, r2.loaded, r2.duplicates, r2.id_collisions) == (50, 30, 50, 0)
     reopened = auditlab.open_store(tmp_path / "s", create=False)
     assert reopened.count() == 80
     assert len(reopened.loads) == 2
