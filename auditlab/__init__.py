@@ -24,6 +24,7 @@ _LAZY: dict[str, str] = {
     "AuditlabError": "auditlab.errors",
     "AuthError": "auditlab.errors",
     "Condition": "auditlab.filters.model",
+    "EventSet": "auditlab.store.events",
     "ExportJobError": "auditlab.errors",
     "ExportRegistry": "auditlab.io.export",
     "Finding": "auditlab.investigations._result",
@@ -76,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.io.mapping import Mapping as Mapping
     from auditlab.io.ndjson import write_ndjson as write_ndjson
     from auditlab.samples import generate_samples as generate_samples
+    from auditlab.store.events import EventSet as EventSet
     from auditlab.store.persistent import Store as Store
     from auditlab.store.persistent import open_store as open_store
     from auditlab.store.report import LoadReport as LoadReport

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["SEVERITY_COLORS", "bar_chart", "events_timeline", "severity_scale", "timeline_chart", "to_svg"]
 
@@ -154,7 +154,7 @@ def bar_chart(
 
 
 def events_timeline(
-    ws: Workspace,
+    ws: EventSet,
     query: Query | str | None = "all time",
     *,
     bucket: str = "1d",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = [
     "EVIDENCE_COLUMNS",
@@ -78,7 +78,7 @@ def get_investigation(name: str) -> Investigation:
 
 
 def run_all(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
@@ -129,7 +129,7 @@ def all_findings(results: Iterable[InvestigationResult]) -> list[Finding]:
     return sorted(found, key=lambda f: (-rank.get(f.severity, -1), f.first_seen, f.investigation, f.title))
 
 
-def evidence(ws: Workspace, finding: Finding, *, columns: Sequence[str] = EVIDENCE_COLUMNS) -> pl.DataFrame:
+def evidence(ws: EventSet, finding: Finding, *, columns: Sequence[str] = EVIDENCE_COLUMNS) -> pl.DataFrame:
     """The evidence events of a finding, oldest first (``timestamp, event_id``).
 
     Args:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["LOGIN_ACTIONS", "RESET_ACTIONS", "failed_logins"]
 
@@ -57,7 +57,7 @@ def _span(first: datetime, last: datetime) -> str:
 
 
 def failed_logins(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | None = None,
     brute_force_failures: int = 5,

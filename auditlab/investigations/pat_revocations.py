@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["PAT_ACTIONS", "pat_revocations"]
 
@@ -61,7 +61,7 @@ _TOKEN_NAME = "coalesce(details->>'token_name', details->>'tokenName')"
 
 
 def pat_revocations(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | None = None,
     burst_revocations: int = 5,

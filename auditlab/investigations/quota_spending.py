@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["QUOTA_ACTIONS", "quota_spending"]
 
@@ -51,7 +51,7 @@ _QUOTA_ERROR = "%quota%"
 
 
 def _events(
-    ws: Workspace,
+    ws: EventSet,
     where: str,
     params: list[object],
     start: datetime | None,
@@ -134,7 +134,7 @@ def _events(
 
 
 def _paired(
-    ws: Workspace, where: str, params: list[object], request_ids: list[str]
+    ws: EventSet, where: str, params: list[object], request_ids: list[str]
 ) -> dict[str, list[tuple[str, datetime]]]:
     """In-scope events sharing a request id with a spend (the upload that spent it), by request id."""
     if not request_ids:
@@ -403,7 +403,7 @@ def _spend_tables(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 def quota_spending(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | None = None,
     spike_window_minutes: int = 60,

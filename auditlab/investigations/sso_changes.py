@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["AUTH_ACTIONS", "POLICY_ACTIONS", "sso_changes"]
 
@@ -70,7 +70,7 @@ def _working_predicate(
 
 
 def _changes(
-    ws: Workspace,
+    ws: EventSet,
     where: str,
     params: list[object],
     end: datetime | None,
@@ -120,7 +120,7 @@ def _changes(
     return frame
 
 
-def _password_logins(ws: Workspace, where: str, params: list[object], end: datetime | None) -> pl.DataFrame:
+def _password_logins(ws: EventSet, where: str, params: list[object], end: datetime | None) -> pl.DataFrame:
     """Successful password logins in scope, per user, with the SSO providers in force at each login."""
     sql = f"""
     WITH providers(provider) AS (VALUES ('saml'), ('oidc')),
@@ -173,7 +173,7 @@ def _password_logins(ws: Workspace, where: str, params: list[object], end: datet
     return frame
 
 
-def _logins_by_day(ws: Workspace, where: str, params: list[object]) -> pl.DataFrame:
+def _logins_by_day(ws: EventSet, where: str, params: list[object]) -> pl.DataFrame:
     sql = f"""
     SELECT date_trunc('day', timestamp) AS day,
            CASE action WHEN 'user.login' THEN 'password' ELSE regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) END AS method,
@@ -230,7 +230,7 @@ def _finding(
 
 
 def sso_changes(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | None = None,
     working_hours: tuple[int, int] = (8, 18),
