@@ -240,9 +240,9 @@ def ingest(
                 tally.lines += int(count)
                 if stage is None:
                     parts.append(part)
-                else:  # to disk at once: the load never holds more than this batch
-                    staged.append(str(stage / f"{part}.parquet"))
-                    con.execute(f"COPY {part} TO {_sql_str(staged[-1])} (FORMAT parquet, COMPRESSION snappy)")
+                else:  # to disk at once, by day: the load never holds more than this batch
+                    _stage_batch(con, part, stage, len(staged))
+                    staged.append(part)
                     con.execute(f"DROP TABLE {part}")
             if tally is None and not skip:
                 tallies.append(_Tally(ordinal, member.source, "empty"))
@@ -254,11 +254,33 @@ def ingest(
         "ordinal INTEGER, reason VARCHAR, shape UBIGINT)"
     )
     selects = [f"SELECT * FROM {p}" for p in [*parts, "_ingest_empty"]]  # noqa: S608 - our names
-    if staged:
-        listing = ", ".join(_sql_str(f) for f in staged)
-        selects.append(f"SELECT * FROM read_parquet([{listing}])")  # noqa: S608 - our paths
+    if stage is not None:
+        files = [str(f) for f in sorted(stage.glob("*/*/*.parquet"))]  # events/day=*/ and rejects/
+        if files:
+            listing = ", ".join(_sql_str(f) for f in files)
+            selects.append(f"SELECT * FROM read_parquet([{listing}], hive_partitioning = false)")  # noqa: S608
     con.execute(f"CREATE OR REPLACE TEMP VIEW _ingest_events AS {' UNION ALL '.join(selects)}")
     return _settle(con, tallies, skipped, existing, text_chars=settings.quarantine_text_chars)
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, part: str, stage: Path, n: int) -> None:
+    """Write batch table ``part`` under ``stage``: its events by UTC day (``events/day=D/``),
+    its rejected lines apart (``rejects/``). Same columns as the table (``day`` is in the path)."""
+    (good, bad) = con.execute(
+        f"SELECT count(*) FILTER (WHERE reason IS NULL), count(*) FILTER (WHERE reason IS NOT NULL) FROM {part}"  # noqa: S608
+    ).fetchall()[0]
+    if good:
+        con.execute(
+            f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM {part} WHERE reason IS NULL) "  # noqa: S608
+            f"TO {_sql_str(str(stage / 'events'))} (FORMAT parquet, PARTITION_BY (day), "
+            f"FILENAME_PATTERN 'b{n}_{{i}}', OVERWRITE_OR_IGNORE true, COMPRESSION snappy)"
+        )
+    if bad:
+        (stage / "rejects" / "all").mkdir(parents=True, exist_ok=True)
+        target = _sql_str(str(stage / "rejects" / "all" / f"b{n}.parquet"))
+        con.execute(
+            f"COPY (SELECT * FROM {part} WHERE reason IS NOT NULL) TO {target} (FORMAT parquet, COMPRESSION snappy)"  # noqa: S608
+        )
 
 
 def _sql_str(value: str) -> str:
@@ -282,7 +304,8 @@ def _settle(
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ingest_keys AS
-            SELECT ordinal, source_line, event_id AS id, {content_key_sql()} AS ck
+            SELECT ordinal, source_line, event_id AS id, {content_key_sql()} AS ck,
+                   CAST(timestamp AS DATE) AS day
             FROM _ingest_events WHERE reason IS NULL"""  # noqa: S608 - names are ours
     )
     # new rows whose id (or derived id) is stored: same event, or the id is taken

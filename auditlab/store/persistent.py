@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -44,7 +45,7 @@ from auditlab.errors import InputError, StoreCorruptError, StoreError, StoreLock
 from auditlab.io.mapping import Mapping
 from auditlab.schema import COLUMNS, QUARANTINE_SCHEMA, duckdb_columns
 from auditlab.store.events import EventSet, connect
-from auditlab.store.ingest import NEW_EVENTS, NEW_QUARANTINE, drop_new, ingest
+from auditlab.store.ingest import NEW_QUARANTINE, drop_new, ingest
 from auditlab.store.report import LoadReport
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ class ParquetBackend:
             spill = Path(self.settings.temp_directory) / load_id if self.settings.temp_directory else None
             con = connect(self.settings, limit=True, temp_directory=spill or staging / "spill")
             try:
+                con.execute("SET preserve_insertion_order = false")  # lets COPY stream in less memory
                 _empty_tables(con)
                 event_files, _ = self.files()
                 _define_views(con, event_files, [])
@@ -210,16 +212,7 @@ class ParquetBackend:
     ) -> dict[str, Any]:
         events: list[str] = []
         if report.loaded:
-            con.execute(
-                f"COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS day FROM {NEW_EVENTS} ORDER BY timestamp, event_id) "  # noqa: S608
-                f"TO {_sql_str(str(staging / 'events'))} "
-                "(FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part{i}', COMPRESSION zstd)"
-            )
-            for file in sorted((staging / "events").rglob("*.parquet")):
-                rel = Path("events") / file.parent.name / f"{load_id}-{file.stem}.parquet"
-                (self.path / rel.parent).mkdir(parents=True, exist_ok=True)
-                os.replace(file, self.path / rel)
-                events.append(str(rel))
+            events = self._write_days(con, load_id, staging)
         quarantine = None
         if report.quarantined:
             rel = Path("quarantine") / f"{load_id}.parquet"
@@ -243,6 +236,50 @@ class ParquetBackend:
             "lines": report.lines,
             "sources": [s.source for s in report.sources],
         }
+
+    def _write_days(self, con: duckdb.DuckDBPyConnection, load_id: str, staging: Path) -> list[str]:
+        """One zstd Parquet file per UTC day, sorted: the day's staged events less its duplicates,
+        with the derived ids. Each statement holds one day, so memory does not grow with the load."""
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _ingest_drop AS SELECT k.day, d.ordinal, d.source_line "
+            "FROM _ingest_dups d JOIN _ingest_keys k USING (ordinal, source_line) ORDER BY k.day"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _ingest_ids_day AS SELECT k.day, i.ordinal, i.source_line, i.event_id "
+            "FROM _ingest_ids i JOIN _ingest_keys k USING (ordinal, source_line) ORDER BY k.day"
+        )
+        cols = ", ".join(
+            "coalesce(i.event_id, e.event_id) AS event_id" if c == "event_id" else f"e.{c}" for c in COLUMNS
+        )
+        written: list[str] = []
+        try:
+            for folder in sorted((staging / "batches" / "events").glob("day=*")):
+                day = folder.name.removeprefix("day=")
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):  # our own folder names; checked anyway
+                    raise StoreError(f"unexpected staging folder {folder}")
+                listing = ", ".join(_sql_str(str(f)) for f in sorted(folder.glob("*.parquet")))
+                rel = Path("events") / folder.name / f"{load_id}-part0.parquet"
+                tmp = staging / f"{folder.name}.parquet"
+                ((rows,),) = con.execute(
+                    f"""COPY (
+                          SELECT {cols} FROM read_parquet([{listing}], hive_partitioning = false) e
+                          ANTI JOIN (SELECT ordinal, source_line FROM _ingest_drop WHERE day = DATE '{day}') d
+                            USING (ordinal, source_line)
+                          LEFT JOIN (SELECT ordinal, source_line, event_id FROM _ingest_ids_day WHERE day = DATE '{day}') i
+                            USING (ordinal, source_line)
+                          ORDER BY e.timestamp, event_id
+                        ) TO {_sql_str(str(tmp))} (FORMAT parquet, COMPRESSION zstd)"""  # noqa: S608 - our names, a checked date
+                ).fetchall()
+                if not rows:
+                    tmp.unlink()
+                    continue
+                (self.path / rel.parent).mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, self.path / rel)
+                written.append(str(rel))
+        finally:
+            con.execute("DROP TABLE IF EXISTS _ingest_drop")
+            con.execute("DROP TABLE IF EXISTS _ingest_ids_day")
+        return written
 
     def _commit(self, load: dict[str, Any]) -> None:
         manifest = self.read_manifest()
