@@ -123,13 +123,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     results = run(
-        args.events, data=args.data, memory_limit=args.memory_limit, investigate=args.investigate, keep=args.keep
+        args.events,
+        data=args.data,
+        memory_limit=args.memory_limit,
+        investigate=args.investigate,
+        keep=args.keep,
     )
     if args.json:
         print(json.dumps(results))
     else:
         raw, ours = results["raw_duckdb_copy"], results["store_load"]
-        print(f"file: {results['events']} events, {results['file_mb']} MB; memory_limit {results['memory_limit']}")
+        print(
+            f"file: {results['events']} events, {results['file_mb']} MB; memory_limit {results['memory_limit']}"
+        )
         print(f"duckdb read_json -> COPY parquet: {raw['seconds']} s, peak RSS {raw['peak_rss_mb']} MB")
         print(f"auditlab store load:             {ours['seconds']} s, peak RSS {ours['peak_rss_mb']} MB")
         print(f"throughput ratio auditlab / raw duckdb: {results['ratio_vs_raw']}x")

@@ -147,3 +147,35 @@ def test_sigkill_leaves_exactly_the_earlier_loads(tmp_path, when):
     on_disk = {str(p.relative_to(root)) for p in (root / "events").rglob("*.parquet")}
     assert on_disk == {f for load in reopened.loads for f in load["events"]}
     assert not (root / "_staging").exists()
+
+
+def test_streamed_load_stages_batches_and_writes_one_file_per_day(tmp_path):
+    settings = auditlab.Settings(chunk_bytes=2000, memory_limit="300MB")  # ~20 lines a batch
+    store = auditlab.open_store(tmp_path / "s", settings=settings)
+    assert store.sql("SELECT current_setting('memory_limit')").fetchall() == [("286.1 MiB",)]
+    a = events_file(tmp_path / "a.ndjson", "a", 300)
+    b = events_file(tmp_path / "b.ndjson", "b", 200, day=6)
+    seen: dict[str, list[str]] = {}
+
+    def look() -> None:
+        (load,) = (tmp_path / "s" / "_staging").iterdir()
+        staged = sorted(
+            p.relative_to(load / "batches").as_posix() for p in (load / "batches").rglob("*.parquet")
+        )
+        seen["staged"] = staged
+
+    again = tmp_path / "again.ndjson"
+    again.write_bytes(a.read_bytes())
+    report = store.ingest(a, b, again, _before_commit=look)
+    assert (report.loaded, report.duplicates) == (500, 300)
+    days = {s.split("/")[1] for s in seen["staged"] if s.startswith("events/")}
+    assert days == {"day=2026-10-05", "day=2026-10-06"} and len(seen["staged"]) > 20  # many batches
+    (load,) = store.loads
+    assert sorted(load["events"]) == [
+        f"events/day=2026-10-05/{load['id']}-part0.parquet",
+        f"events/day=2026-10-06/{load['id']}-part0.parquet",
+    ]
+    assert not (tmp_path / "s" / "_staging").exists()
+    # each day's file is sorted by timestamp, then event_id
+    frame = pl.read_parquet(tmp_path / "s" / load["events"][0])
+    assert frame["timestamp"].is_sorted() and frame.height == 300
