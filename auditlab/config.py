@@ -32,8 +32,8 @@ class Settings:
         lock_timeout: seconds a writer waits for a store's lock (0: fail at once).
         memory_limit: DuckDB's memory limit for a store's connections (loads and reads); past it
             DuckDB spills to ``temp_directory``. An in-memory workspace is not limited.
-        temp_directory: where a store's DuckDB spills ("": a folder inside the store's
-            ``_staging/`` for a load, and ``auditlab-spill`` in the system temp folder for reads).
+        temp_directory: where a store's DuckDB spills, each connection in a folder of its own
+            ("": inside the store's ``_staging/`` for a load, the system temp folder for reads).
     """
 
     max_member_bytes: int = 8 * 1024**3

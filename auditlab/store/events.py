@@ -18,7 +18,9 @@ Examples:
 
 from __future__ import annotations
 
+import os
 import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,21 +45,26 @@ __all__ = ["Backend", "EventSet", "connect"]
 def connect(
     settings: Settings, *, limit: bool, temp_directory: Path | str | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB connection pinned to UTC.
+    """A new in-memory DuckDB connection pinned to UTC, without DuckDB's progress bar.
 
     Args:
         settings: ``memory_limit`` and ``temp_directory`` apply when ``limit`` is true.
         limit: bound DuckDB's memory (it spills past the limit to the temp directory). A store's
             connections are bounded; an in-memory workspace holds its events in memory by design.
-        temp_directory: where to spill (default: ``settings.temp_directory``, else a folder in
-            the system's temp folder).
+        temp_directory: where to spill (default: a folder of this connection's own inside
+            ``settings.temp_directory``, else inside the system's temp folder: two processes
+            never share DuckDB's spill files).
     """
     import duckdb
 
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB's own bar writes to stdout on long statements: it would corrupt `--json` output
+    con.execute("SET enable_progress_bar = false")
     if limit:
-        spill = temp_directory or settings.temp_directory or Path(tempfile.gettempdir()) / "auditlab-spill"
+        spill = temp_directory or Path(settings.temp_directory or tempfile.gettempdir()) / (
+            f"auditlab-spill-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
         con.execute("SET memory_limit = ?", [settings.memory_limit])
         con.execute("SET temp_directory = ?", [str(spill)])
     return con
