@@ -179,3 +179,22 @@ def test_streamed_load_stages_batches_and_writes_one_file_per_day(tmp_path):
     # each day's file is sorted by timestamp, then event_id
     frame = pl.read_parquet(tmp_path / "s" / load["events"][0])
     assert frame["timestamp"].is_sorted() and frame.height == 300
+
+
+def test_streamed_load_quarantines_and_accounts_like_memory(tmp_path):
+    good = json.dumps({"id": "g1", "created_at": "2026-10-05T00:00:00Z", "action": "user.login"})
+    lines = [good, "not json", '{"id": "x", "action": "user.login"}', good, "[1]", ""]
+    path = tmp_path / "mixed.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    settings = auditlab.Settings(chunk_bytes=64)  # about a line a batch: many staged batches
+    store = auditlab.open_store(tmp_path / "s", settings=settings)
+    r = store.ingest(path)
+    m = auditlab.load(path, settings=settings).last_report
+    assert (r.lines, r.loaded, r.duplicates, r.quarantined) == (5, 1, 1, 3)
+    assert r.to_dict() == m.to_dict()
+    rows = store.quarantine().fetchall()
+    assert [(row[1], row[2]) for row in rows] == [
+        (2, "not valid JSON"),
+        (3, "no timestamp"),
+        (5, "not a JSON object (array)"),
+    ]
