@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "AuthError": "auditlab.errors",
     "Condition": "auditlab.filters.model",
     "Detection": "auditlab.investigations.detection",
+    "EventSet": "auditlab.store.events",
     "Explorer": "auditlab.explorer.view",
     "ExportJobError": "auditlab.errors",
     "ExportRegistry": "auditlab.io.export",
@@ -88,6 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.portal.sync import SyncResult as SyncResult
     from auditlab.portal.sync import sync as sync
     from auditlab.samples import generate_samples as generate_samples
+    from auditlab.store.events import EventSet as EventSet
     from auditlab.store.persistent import Store as Store
     from auditlab.store.persistent import open_store as open_store
     from auditlab.store.report import LoadReport as LoadReport

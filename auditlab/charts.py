@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = [
     "SEVERITY_COLORS",
@@ -213,7 +213,7 @@ def bar_chart(
 
 
 def events_timeline(
-    ws: Workspace,
+    ws: EventSet,
     query: Query | str | None = "all time",
     *,
     bucket: str = "1d",

@@ -44,6 +44,10 @@ class Settings:
         chunk_bytes: how many bytes of lines are parsed in one vectorised batch.
         quarantine_text_chars: how much of a quarantined line is kept.
         lock_timeout: seconds a writer waits for a store's lock (0: fail at once).
+        memory_limit: DuckDB's memory limit for a store's connections (loads and reads); past it
+            DuckDB spills to ``temp_directory``. An in-memory workspace is not limited.
+        temp_directory: where a store's DuckDB spills, each connection in a folder of its own
+            ("": inside the store's ``_staging/`` for a load, the system temp folder for reads).
     """
 
     max_member_bytes: int = 8 * 1024**3
@@ -53,6 +57,8 @@ class Settings:
     chunk_bytes: int = 64 * 1024**2
     quarantine_text_chars: int = 4096
     lock_timeout: float = 0.0
+    memory_limit: str = "1GB"
+    temp_directory: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

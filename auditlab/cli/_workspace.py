@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["open_workspace"]
 
 
-def open_workspace(store: str | None, paths: tuple[str, ...], *, quiet: bool = False) -> Workspace:
+def open_workspace(store: str | None, paths: tuple[str, ...], *, quiet: bool = False) -> EventSet:
     """The store at ``store`` (read as it is), or the ``paths`` loaded into memory.
 
     A progress bar shows on long loads when stderr is a terminal and ``quiet`` is false.

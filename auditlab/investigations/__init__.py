@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab._types import PathLike
     from auditlab.filters.model import Query
     from auditlab.investigations.detection import Detection
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = [
     "EVIDENCE_COLUMNS",
@@ -87,7 +87,7 @@ def get_investigation(name: str) -> Investigation:
 
 
 def run_all(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
@@ -152,7 +152,7 @@ def all_findings(results: Iterable[InvestigationResult]) -> list[Finding]:
     return sort_findings(f for r in results for f in r.findings)
 
 
-def evidence(ws: Workspace, finding: Finding, *, columns: Sequence[str] = EVIDENCE_COLUMNS) -> pl.DataFrame:
+def evidence(ws: EventSet, finding: Finding, *, columns: Sequence[str] = EVIDENCE_COLUMNS) -> pl.DataFrame:
     """The evidence events of a finding, oldest first (``timestamp, event_id``).
 
     Args:

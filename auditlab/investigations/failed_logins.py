@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["LOGIN_ACTIONS", "RESET_ACTIONS", "failed_logins"]
 
@@ -50,7 +50,7 @@ _FROM_NEW = "{key} logged in from new address {then_ip} after {steps} failed log
 
 
 def failed_logins(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | Scope | None = None,
     brute_force_failures: int = 5,

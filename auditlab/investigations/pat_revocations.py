@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["PAT_ACTIONS", "pat_revocations"]
 
@@ -62,7 +62,7 @@ _PAT_SQL = (
 
 
 def pat_revocations(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | Scope | None = None,
     burst_revocations: int = 5,

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["QUOTA_ACTIONS", "quota_spending"]
 
@@ -396,7 +396,7 @@ def _spend_tables(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 def quota_spending(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | Scope | None = None,
     spike_window_minutes: int = 60,

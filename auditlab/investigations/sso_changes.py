@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from auditlab.filters.model import Query
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["AUTH_ACTIONS", "POLICY_ACTIONS", "sso_changes"]
 
@@ -209,7 +209,7 @@ def _finding(
 
 
 def sso_changes(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | Scope | None = None,
     working_hours: tuple[int, int] = (8, 18),

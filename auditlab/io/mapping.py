@@ -45,7 +45,9 @@ MAPPED_COLUMNS: tuple[str, ...] = ("timestamp", *STRING_FIELDS, "details")
 
 #: canonical column -> normalised input key names that fill it, best first.
 DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
-    "event_id": ("id", "uuid", "event_uuid", "audit_log_id", "audit_id", "log_id", "external_id"),
+    # CEF: externalId (the source's own id) before ArcSight's eventId (a per-connector counter);
+    # a column's own name, when listed, takes its place in the list instead of coming first
+    "event_id": ("id", "uuid", "event_uuid", "audit_log_id", "audit_id", "log_id", "external_id", "event_id"),
     "timestamp": (
         "created_at", "created", "time", "datetime", "date_time", "event_time", "occurred_at",
         "logged_at", "ts", "rt", "device_receipt_time", "end", "end_time", "start", "start_time", "date",
@@ -110,7 +112,8 @@ class Mapping:
     """Which normalised input keys fill which canonical column, best first.
 
     Attributes:
-        aliases: canonical column -> normal forms, best first (the column's own name is implied first).
+        aliases: canonical column -> normal forms, best first (the column's own name comes first
+            unless the list names it: ``event_id`` ranks ArcSight's ``eventId`` counter last).
     """
 
     aliases: dict[str, tuple[str, ...]]
@@ -165,6 +168,11 @@ class Mapping:
             aliases[column] = (*new_names.get(column, ()), *base)
         return cls(aliases)
 
+    def _ranked(self, column: str) -> tuple[str, ...]:
+        """The normal forms that fill ``column``, best first."""
+        names = self.aliases.get(column, ())
+        return names if column in names else (column, *names)
+
     def column_for(self, key: KeyPath | str) -> str | None:
         """The canonical column an input key fills, if any."""
         name = normalize_key(key)
@@ -177,7 +185,7 @@ class Mapping:
         """For each canonical column, the given key paths that fill it, best first."""
         rank: dict[str, tuple[str, int]] = {}
         for column in MAPPED_COLUMNS:
-            for i, name in enumerate((column, *self.aliases.get(column, ()))):
+            for i, name in enumerate(self._ranked(column)):
                 rank.setdefault(name, (column, i))
         found: dict[str, list[tuple[int, int, KeyPath]]] = {}
         for path in paths:

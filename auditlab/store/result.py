@@ -52,7 +52,8 @@ _UNITS: dict[str, str] = {
 
 
 class _HasConnection(Protocol):
-    con: duckdb.DuckDBPyConnection
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection: ...
 
 
 def parse_bucket(bucket: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["Summary", "summarize"]
 
@@ -59,7 +59,7 @@ class Summary:
         return "\n".join(out)
 
 
-def summarize(ws: Workspace, *, top: int = 20) -> Summary:
+def summarize(ws: EventSet, *, top: int = 20) -> Summary:
     """Count a workspace's events by action, outcome and UTC day."""
     con = ws.con
     events, first, last, actions = con.execute(

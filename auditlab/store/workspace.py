@@ -8,71 +8,50 @@ Examples:
     85
     >>> ws.to_polars().columns[:3]
     ['event_id', 'timestamp', 'action']
+    >>> Workspace.from_events(ws.to_arrow()).count() == ws.count()
+    True
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 
 from auditlab.config import Settings
 from auditlab.errors import InputError
 from auditlab.io.mapping import Mapping
-from auditlab.schema import COLUMNS, QUARANTINE_SCHEMA, SORT_SQL, duckdb_columns, duckdb_types
+from auditlab.schema import COLUMNS, QUARANTINE_SCHEMA, duckdb_columns, duckdb_types
+from auditlab.store.events import EventSet, connect
 from auditlab.store.ingest import NEW_QUARANTINE, adopt_new, drop_new, ingest
 from auditlab.store.report import LoadReport
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl
 
     from auditlab._types import PathLike
-    from auditlab.explorer.view import Explorer
-    from auditlab.filters.model import Query
-    from auditlab.store.result import QueryResult
-    from auditlab.store.summary import Summary
 
-__all__ = ["Workspace", "load"]
+__all__ = ["MemoryBackend", "Workspace", "load"]
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+class MemoryBackend:
+    """Events in an in-memory DuckDB: ``events`` is a view over the loads' batch tables, kept as
+    normalised (a load copies the text once), merged into one table past :attr:`MAX_TABLES`."""
 
+    #: More batch tables than this are merged into one after a load (a long UNION ALL plans slowly).
+    MAX_TABLES = 64
 
-class Workspace:
-    """Canonical audit events in DuckDB, with Polars and Arrow views of them.
-
-    ``events`` (table or view) has the columns of :data:`auditlab.schema.EVENTS_SCHEMA`;
-    ``quarantine`` has the rejected lines. Every listing is ordered ``timestamp DESC, event_id``.
-
-    Args:
-        mapping: the field mapping for loads (default: built in; see :class:`~auditlab.io.mapping.Mapping`).
-        settings: limits and knobs.
-    """
-
-    def __init__(self, *, mapping: Mapping | None = None, settings: Settings | None = None) -> None:
-        self.con: duckdb.DuckDBPyConnection = _connect()
-        self.mapping = mapping or Mapping.default()
-        self.settings = settings or Settings()
-        self.last_report: LoadReport | None = None
-        self._create_tables()
-
-    def _create_tables(self) -> None:
-        # events is a view over the loads' batch tables, kept as normalised (no copy at commit)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.con: duckdb.DuckDBPyConnection = connect(settings, limit=False)
         self._tables: list[str] = ["_events_empty"]
         self.con.execute(f"CREATE TEMP TABLE _events_empty ({duckdb_columns()})")
         self._define_events()
         self.con.execute(f"CREATE TABLE quarantine ({duckdb_columns(QUARANTINE_SCHEMA)})")
 
-    #: More batch tables than this are merged into one after a load (a long UNION ALL plans slowly).
-    MAX_TABLES = 64
-
     def _compact(self) -> None:
-        """Merge the batch tables into one (a copy), when a workspace has grown many of them."""
+        """Merge the batch tables into one (a copy), when there are many of them."""
         if len(self._tables) <= self.MAX_TABLES:
             return
         name = f"_events_merged_{len(self._tables)}"
@@ -87,20 +66,16 @@ class Workspace:
         union = " UNION ALL ".join(f'SELECT {cols} FROM "{t}"' for t in self._tables)  # noqa: S608 - our names
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {union}")
 
-    # -- loading ---------------------------------------------------------------------------
-    def add(self, *paths: PathLike, strict: bool = False, progress: bool = False) -> LoadReport:
-        """Load more inputs into this workspace, all or nothing.
-
-        Args:
-            paths: files, folders, gzip files, Portal export ZIPs.
-            strict: raise :class:`InputError` naming the first bad line instead of quarantining.
-            progress: show a progress bar on stderr.
-
-        Returns:
-            The :class:`LoadReport` (also kept as ``last_report``).
-        """
-        report = self._ingest(paths, progress=progress)
+    def add(
+        self, paths: tuple[PathLike, ...], *, mapping: Mapping, strict: bool, progress: bool
+    ) -> LoadReport:
+        """One load, all or nothing (see :meth:`Workspace.add`)."""
+        if not paths:
+            raise InputError("no input paths given")
         try:
+            report = ingest(
+                self.con, paths, existing="events", mapping=mapping, settings=self.settings, progress=progress
+            )
             if strict and report.quarantined:
                 first = report.quarantine[0]
                 raise InputError(first.reason, source=first.source, line=first.line)
@@ -116,8 +91,60 @@ class Workspace:
                 self._tables = before
                 raise
         finally:
-            self._drop_new()
+            drop_new(self.con)
         self._compact()
+        return report
+
+    def adopt(self, table: pa.Table) -> None:
+        """Add canonical events given as an Arrow table (see :meth:`Workspace.from_events`)."""
+        missing = {"event_id", "timestamp", "action", "source", "source_line"} - set(table.column_names)
+        if missing:
+            raise InputError(f"events lack required columns: {', '.join(sorted(missing))}")
+        name = f"_events_given_{len(self._tables)}"
+        self.con.register("_auditlab_given", table)
+        try:
+            kinds = duckdb_types()
+            cols = ", ".join(
+                f"CAST({c if c in table.column_names else 'NULL'} AS {kinds[c]}) AS {c}" for c in COLUMNS
+            )
+            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT {cols} FROM _auditlab_given")  # noqa: S608
+        finally:
+            self.con.unregister("_auditlab_given")
+        self._tables.append(name)
+        self._define_events()
+
+
+class Workspace(EventSet):
+    """Canonical audit events in memory (DuckDB), with Polars and Arrow views of them.
+
+    The read API (``sql``, ``count``, ``query``, ``to_polars``, ...) is :class:`EventSet`'s;
+    the events live in a :class:`MemoryBackend`. ``events`` (table or view) has the columns of
+    :data:`auditlab.schema.EVENTS_SCHEMA`; ``quarantine`` has the rejected lines.
+
+    Args:
+        mapping: the field mapping for loads (default: built in; see :class:`~auditlab.io.mapping.Mapping`).
+        settings: limits and knobs.
+    """
+
+    def __init__(self, *, mapping: Mapping | None = None, settings: Settings | None = None) -> None:
+        self.mapping = mapping or Mapping.default()
+        self.settings = settings or Settings()
+        self.last_report: LoadReport | None = None
+        self._backend: MemoryBackend = MemoryBackend(self.settings)
+
+    # -- loading ---------------------------------------------------------------------------
+    def add(self, *paths: PathLike, strict: bool = False, progress: bool = False) -> LoadReport:
+        """Load more inputs into this workspace, all or nothing.
+
+        Args:
+            paths: files, folders, gzip files, Portal export ZIPs.
+            strict: raise :class:`InputError` naming the first bad line instead of quarantining.
+            progress: show a progress bar on stderr.
+
+        Returns:
+            The :class:`LoadReport` (also kept as ``last_report``).
+        """
+        report = self._backend.add(paths, mapping=self.mapping, strict=strict, progress=progress)
         self.last_report = report
         return report
 
@@ -143,115 +170,11 @@ class Workspace:
             (1, [None])
         """
         ws = cls(mapping=mapping, settings=settings)
-        table = events if isinstance(events, pa.Table) else events.to_arrow()
-        missing = {"event_id", "timestamp", "action", "source", "source_line"} - set(table.column_names)
-        if missing:
-            raise InputError(f"events lack required columns: {', '.join(sorted(missing))}")
-        ws.con.register("_auditlab_given", table)
-        try:
-            kinds = duckdb_types()
-            cols = ", ".join(
-                f"CAST({c if c in table.column_names else 'NULL'} AS {kinds[c]}) AS {c}" for c in COLUMNS
-            )
-            ws.con.execute(f"CREATE TEMP TABLE _events_given AS SELECT {cols} FROM _auditlab_given")  # noqa: S608
-        finally:
-            ws.con.unregister("_auditlab_given")
-        ws._tables.append("_events_given")
-        ws._define_events()
+        ws._backend.adopt(events if isinstance(events, pa.Table) else events.to_arrow())
         return ws
 
-    def _ingest(self, paths: tuple[PathLike, ...], *, progress: bool) -> LoadReport:
-        if not paths:
-            raise InputError("no input paths given")
-        try:
-            return ingest(
-                self.con,
-                paths,
-                existing="events",
-                mapping=self.mapping,
-                settings=self.settings,
-                progress=progress,
-            )
-        except BaseException:
-            self._drop_new()
-            raise
-
-    def _drop_new(self) -> None:
-        drop_new(self.con)
-
-    # -- access ----------------------------------------------------------------------------
-    def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
-        """Run DuckDB SQL over ``events`` and ``quarantine``; values go in ``params``.
-
-        Returns a lazy relation: ``.pl()``, ``.to_arrow_table()``, ``.fetchall()``, ``.show()``.
-
-        Examples:
-            >>> ws = load("data/samples/portal_audit_export.zip")
-            >>> ws.sql("SELECT count(*) FROM events WHERE action = $a", {"a": "user.login"}).fetchall()[0][0] > 0
-            True
-        """
-        return self.con.sql(query, params=params)
-
-    def to_arrow(self) -> pa.Table:
-        """All events as an Arrow table, newest first."""
-        return self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").to_arrow_table()  # noqa: S608
-
-    def to_polars(self) -> pl.DataFrame:
-        """All events as a Polars DataFrame, newest first."""
-        frame: pl.DataFrame = self.con.sql(f"SELECT * FROM events ORDER BY {SORT_SQL}").pl()  # noqa: S608
-        return frame
-
-    def count(self) -> int:
-        """How many events the workspace holds."""
-        row = self.con.execute("SELECT count(*) FROM events").fetchall()[0]
-        return int(row[0]) if row else 0
-
-    def time_span(self) -> tuple[datetime, datetime] | None:
-        """(oldest, newest) event timestamps in UTC, or None when empty."""
-        row = self.con.execute("SELECT min(timestamp), max(timestamp) FROM events").fetchall()[0]
-        if not row or row[0] is None:
-            return None
-        return row[0], row[1]
-
-    def quarantine(self) -> duckdb.DuckDBPyRelation:
-        """Every quarantined line: source, source_line, reason, text."""
-        return self.con.sql("SELECT * FROM quarantine ORDER BY source, source_line")
-
-    def query(
-        self,
-        query: Query | str | None = None,
-        *,
-        allow_unknown_actions: bool = False,
-        anchor: datetime | None = None,
-    ) -> QueryResult:
-        """Filter the events with the Portal filter model (a :class:`Query` or its text form).
-
-        Without a time range the query covers the 24 hours up to the newest event, as the
-        Portal's page does (``"... ; all time"`` covers everything).
-
-        Examples:
-            >>> ws = load("data/samples/portal_audit_export.zip")
-            >>> ws.query("action is user.login; outcome is failure; all time").count() > 0
-            True
-        """
-        from auditlab.store.result import QueryResult
-
-        return QueryResult(self, query, allow_unknown_actions=allow_unknown_actions, anchor=anchor)
-
-    def explore(self, query: Query | str | None = None, **options: Any) -> Explorer:
-        """Open the Audit Logs explorer on these events (see :class:`auditlab.Explorer`)."""
-        from auditlab.explorer.view import Explorer
-
-        return Explorer(self, query, **options)
-
-    def summary(self, *, top: int = 20) -> Summary:
-        """Events, time span, counts by action, outcome and day."""
-        from auditlab.store.summary import summarize
-
-        return summarize(self, top=top)
-
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} events={self.count()}>"
+        return f"<Workspace events={self.count()}>"
 
 
 def load(

@@ -36,8 +36,8 @@ def events_file(path: Path, prefix: str, n: int, *, day: int = 5) -> Path:
 def test_ingest_reopen_and_dedupe(tmp_path):
     store = auditlab.open_store(tmp_path / "s")
     r1 = store.ingest(events_file(tmp_path / "a.ndjson", "a", 50))
-    r2 = store.ingest(events_file(tmp_path / "b.ndjson", "a", 80, day=6))  # a0..a49 again, a50..a79 new
-    assert (r1.loaded, r2.loaded, r2.duplicates) == (50, 30, 50)
+    r2 = store.ingest(events_file(tmp_path / "b.ndjson", "a", 80))  # a0..a49 again, a50..a79 new
+    assert (r1.loaded, r2.loaded, r2.duplicates, r2.id_collisions) == (50, 30, 50, 0)
     reopened = auditlab.open_store(tmp_path / "s", create=False)
     assert reopened.count() == 80
     assert len(reopened.loads) == 2
@@ -147,3 +147,54 @@ def test_sigkill_leaves_exactly_the_earlier_loads(tmp_path, when):
     on_disk = {str(p.relative_to(root)) for p in (root / "events").rglob("*.parquet")}
     assert on_disk == {f for load in reopened.loads for f in load["events"]}
     assert not (root / "_staging").exists()
+
+
+def test_streamed_load_stages_batches_and_writes_one_file_per_day(tmp_path):
+    settings = auditlab.Settings(chunk_bytes=2000, memory_limit="300MB")  # ~20 lines a batch
+    store = auditlab.open_store(tmp_path / "s", settings=settings)
+    assert store.sql("SELECT current_setting('memory_limit')").fetchall() == [("286.1 MiB",)]
+    a = events_file(tmp_path / "a.ndjson", "a", 300)
+    b = events_file(tmp_path / "b.ndjson", "b", 200, day=6)
+    seen: dict[str, list[str]] = {}
+
+    def look() -> None:
+        (load,) = (tmp_path / "s" / "_staging").iterdir()
+        staged = sorted(
+            p.relative_to(load / "batches").as_posix() for p in (load / "batches").rglob("*.parquet")
+        )
+        seen["staged"] = staged
+
+    again = tmp_path / "again.ndjson"
+    again.write_bytes(a.read_bytes())
+    report = store.ingest(a, b, again, _before_commit=look)
+    assert (report.loaded, report.duplicates) == (500, 300)
+    days = {s.split("/")[1] for s in seen["staged"] if s.startswith("events/")}
+    assert days == {"day=2026-10-05", "day=2026-10-06"} and len(seen["staged"]) > 20  # many batches
+    (load,) = store.loads
+    assert sorted(load["events"]) == [
+        f"events/day=2026-10-05/{load['id']}-part0.parquet",
+        f"events/day=2026-10-06/{load['id']}-part0.parquet",
+    ]
+    assert not (tmp_path / "s" / "_staging").exists()
+    # each day's file is sorted by timestamp, then event_id
+    frame = pl.read_parquet(tmp_path / "s" / load["events"][0])
+    assert frame["timestamp"].is_sorted() and frame.height == 300
+
+
+def test_streamed_load_quarantines_and_accounts_like_memory(tmp_path):
+    good = json.dumps({"id": "g1", "created_at": "2026-10-05T00:00:00Z", "action": "user.login"})
+    lines = [good, "not json", '{"id": "x", "action": "user.login"}', good, "[1]", ""]
+    path = tmp_path / "mixed.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    settings = auditlab.Settings(chunk_bytes=64)  # about a line a batch: many staged batches
+    store = auditlab.open_store(tmp_path / "s", settings=settings)
+    r = store.ingest(path)
+    m = auditlab.load(path, settings=settings).last_report
+    assert (r.lines, r.loaded, r.duplicates, r.quarantined) == (5, 1, 1, 3)
+    assert r.to_dict() == m.to_dict()
+    rows = store.quarantine().fetchall()
+    assert [(row[1], row[2]) for row in rows] == [
+        (2, "not valid JSON"),
+        (3, "no timestamp"),
+        (5, "not a JSON object (array)"),
+    ]
