@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditlab.errors import QueryError, StoreCorruptError, StoreError
+from auditlab.errors import StoreCorruptError, StoreError
 from auditlab.filters.model import Query
 from auditlab.schema import COLUMNS, EVENTS_SCHEMA
 
@@ -178,15 +178,10 @@ def query(
     """
     from pyspark.sql import functions as F
 
-    from auditlab.filters.text import parse_query
+    from auditlab.filters.text import as_query
     from auditlab.filters.to_spark import to_spark
 
-    if query is None:
-        query = Query(allow_unknown_actions=allow_unknown_actions)
-    elif isinstance(query, str):
-        query = parse_query(query, allow_unknown_actions=allow_unknown_actions)
-    elif not isinstance(query, Query):
-        raise QueryError(f"expected a Query or its text form, got {type(query).__name__}")
+    query = as_query(query, allow_unknown_actions=allow_unknown_actions)
     df = read_events(spark, store_path, manifest=manifest)
     if query.time_range.relative and anchor is None:
         newest = newest_timestamp(spark, store_path)

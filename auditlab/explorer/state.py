@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from auditlab.errors import AuditlabError, QueryError
 from auditlab.filters.fields import ALL_OPS, resolve_field
 from auditlab.filters.model import PRESETS, Condition, Op, Query, TimeRange, parse_datetime
-from auditlab.filters.text import parse_query
+from auditlab.filters.text import as_query, parse_query
 from auditlab.filters.to_sql import quote_ident
 from auditlab.store.result import QueryResult
 
@@ -277,12 +277,7 @@ class ExplorerState:
         allow_unknown_actions: bool = False,
         runner: Callable[[Callable[[], bool]], None] | None = None,
     ) -> None:
-        if query is None:
-            query = Query(allow_unknown_actions=allow_unknown_actions)
-        elif isinstance(query, str):
-            query = parse_query(query, allow_unknown_actions=allow_unknown_actions)
-        elif not isinstance(query, Query):
-            raise QueryError(f"expected a Query or its text form, got {type(query).__name__}")
+        query = as_query(query, allow_unknown_actions=allow_unknown_actions)
         self.ws = ws
         self.export_dir = Path(export_dir)
         self.page_size = page_size

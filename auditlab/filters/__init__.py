@@ -17,7 +17,7 @@ from __future__ import annotations
 from auditlab.filters.fields import FIELDS, FieldSpec, fold_ascii, resolve_field
 from auditlab.filters.model import PRESETS, Condition, Op, Query, TimeRange
 from auditlab.filters.serde import query_from_dict, query_from_json, query_to_dict, query_to_json
-from auditlab.filters.text import format_query, parse_condition, parse_query
+from auditlab.filters.text import as_query, format_query, parse_condition, parse_query
 from auditlab.filters.to_polars import to_polars
 from auditlab.filters.to_portal import PortalFilter, to_portal_filters, to_portal_range
 from auditlab.filters.to_spark import to_spark
@@ -32,6 +32,7 @@ __all__ = [
     "PortalFilter",
     "Query",
     "TimeRange",
+    "as_query",
     "fold_ascii",
     "format_query",
     "parse_condition",

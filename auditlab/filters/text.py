@@ -27,6 +27,7 @@ from auditlab.filters.fields import FIELDS
 from auditlab.filters.model import PRESETS, Condition, Query, TimeRange, format_datetime, parse_datetime
 
 __all__ = [
+    "as_query",
     "format_condition",
     "format_query",
     "format_time_range",
@@ -161,6 +162,27 @@ def parse_query(text: str, *, allow_unknown_actions: bool = False) -> Query:
         else:
             conditions.append(parse_condition(clause))
     return Query(conditions, time_range, allow_unknown_actions=allow_unknown_actions)
+
+
+def as_query(query: Query | str | None, *, allow_unknown_actions: bool = False) -> Query:
+    """A :class:`Query` from a query, its text form, or ``None`` (the default query).
+
+    Raises:
+        QueryError: a text that is not a valid query, or something that is not a query.
+
+    Examples:
+        >>> as_query("outcome is failure; since 7d").to_text()
+        'outcome is failure; since 7d'
+        >>> as_query(None) == Query()
+        True
+    """
+    if query is None:
+        return Query(allow_unknown_actions=allow_unknown_actions)
+    if isinstance(query, str):
+        return parse_query(query, allow_unknown_actions=allow_unknown_actions)
+    if isinstance(query, Query):
+        return query
+    raise QueryError(f"expected a Query or its text form, got {type(query).__name__}")
 
 
 def format_value(value: str) -> str:

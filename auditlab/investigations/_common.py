@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditlab.errors import QueryError
 from auditlab.filters.model import Query
-from auditlab.filters.text import _split, parse_query
+from auditlab.filters.text import _split, as_query
 from auditlab.filters.to_sql import _fold_sql, to_sql
 from auditlab.store.result import QueryResult, parse_bucket
 
@@ -212,12 +212,8 @@ def scope_query(query: Query | str | Scope | None) -> Query:
         return Query(time_range="all")
     if isinstance(query, Scope):
         return query.query
-    if isinstance(query, str):
-        parsed = parse_query(query)
-        return parsed if has_time_clause(query) else parsed.since("all")
-    if isinstance(query, Query):
-        return query
-    raise QueryError(f"expected a Query or its text form, got {type(query).__name__}")
+    parsed = as_query(query)
+    return parsed if not isinstance(query, str) or has_time_clause(query) else parsed.since("all")
 
 
 class Scope:

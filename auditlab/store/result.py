@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from auditlab.errors import QueryError
 from auditlab.filters.fields import resolve_field
 from auditlab.filters.model import Query
-from auditlab.filters.text import parse_query
+from auditlab.filters.text import as_query
 from auditlab.filters.to_sql import quote_ident, to_sql
 from auditlab.schema import COLUMNS, SORT_SQL
 
@@ -99,12 +99,7 @@ class QueryResult:
         allow_unknown_actions: bool = False,
         anchor: datetime | None = None,
     ) -> None:
-        if query is None:
-            query = Query(allow_unknown_actions=allow_unknown_actions)
-        elif isinstance(query, str):
-            query = parse_query(query, allow_unknown_actions=allow_unknown_actions)
-        elif not isinstance(query, Query):
-            raise QueryError(f"expected a Query or its text form, got {type(query).__name__}")
+        query = as_query(query, allow_unknown_actions=allow_unknown_actions)
         self.ws = ws
         self.con = ws.con
         self.query: Query = query
