@@ -300,9 +300,9 @@ first_explicit AS (
 ),
 org AS (SELECT timestamp, user_email, ip_address, action FROM pat WHERE action = 'organization.pat.all_revoked'),
 by_org AS (
-    SELECT c.token_id, min(o.timestamp) AS revoked_at, arg_min(o.user_email, o.timestamp) AS revoked_by,
-           arg_min(o.ip_address, o.timestamp) AS revoked_ip, arg_min(o.action, o.timestamp) AS revoked_via
-    FROM created c JOIN org o ON o.timestamp > c.created_at GROUP BY c.token_id
+    SELECT c.token_id, o.timestamp AS revoked_at, o.user_email AS revoked_by,
+           o.ip_address AS revoked_ip, o.action AS revoked_via
+    FROM created c ASOF JOIN org o ON c.created_at < o.timestamp
 ),
 tokens AS (
     SELECT coalesce(c.token_id, r.token_id) AS token_id, coalesce(c.token_name, r.token_name) AS token_name,
