@@ -249,7 +249,10 @@ class Scope:
 
         ips = run_sql(
             self.con,
-            f"SELECT DISTINCT ip_address FROM events WHERE ({self.where_sql}) AND ip_address IS NOT NULL",  # noqa: S608
+            # only these can differ from their canonical form: a dotted IPv4 text is already canonical
+            # (Python refuses leading zeros), so the Python map sees IPv6, brackets and padding only
+            f"""SELECT DISTINCT ip_address FROM events WHERE ({self.where_sql}) AND ip_address IS NOT NULL
+                AND (contains(ip_address, ':') OR contains(ip_address, '[') OR ip_address <> trim(ip_address))""",  # noqa: S608
             self.params,
         )["ip_address"].to_list()
         odd = {ip: canonical_ip(ip) for ip in ips}

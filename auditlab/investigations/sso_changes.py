@@ -95,10 +95,22 @@ def _changes(scope: Scope, tz: str, working: str, working_params: dict[str, obje
            provider, state, idp, in_scope,
            list_contains($auth_actions::VARCHAR[], action) AS auth_change,
            NOT {working} AS off_hours,
-           CASE WHEN state IN ('created', 'pending') AND outcome = 'success' THEN EXISTS (
-               SELECT 1 FROM c a WHERE a.state = 'applied' AND a.outcome = 'success' AND a.provider = c.provider
-                 AND a.timestamp > c.timestamp AND (c.idp IS NULL OR a.idp IS NULL OR a.idp = c.idp)) END AS applied_later
+           -- applied later: a successful apply of the same provider after it, for the same identity
+           -- provider or where either side names none (the newest apply per key decides: set-based,
+           -- not a correlated EXISTS per setup, which grew with the square of the SSO events)
+           CASE WHEN state IN ('created', 'pending') AND outcome = 'success' THEN
+               CASE WHEN c.idp IS NULL THEN coalesce(c.timestamp < ap_any.last_ts, FALSE)
+                    ELSE coalesce(c.timestamp < ap_none.last_ts, FALSE) OR coalesce(c.timestamp < ap_idp.last_ts, FALSE)
+               END END AS applied_later
     FROM c
+    LEFT JOIN (SELECT provider AS p, max(timestamp) AS last_ts FROM c
+               WHERE state = 'applied' AND outcome = 'success' GROUP BY provider) ap_any ON ap_any.p = c.provider
+    LEFT JOIN (SELECT provider AS p, max(timestamp) AS last_ts FROM c
+               WHERE state = 'applied' AND outcome = 'success' AND idp IS NULL GROUP BY provider) ap_none
+           ON ap_none.p = c.provider
+    LEFT JOIN (SELECT provider AS p, idp AS i, max(timestamp) AS last_ts FROM c
+               WHERE state = 'applied' AND outcome = 'success' AND idp IS NOT NULL GROUP BY provider, idp) ap_idp
+           ON ap_idp.p = c.provider AND ap_idp.i = c.idp
     ORDER BY timestamp DESC, event_id
     """  # noqa: S608 - only the compiled filter's placeholders are formatted in; values are bound
     args = {
