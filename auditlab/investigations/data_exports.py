@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from auditlab.filters.model import Query
     from auditlab.investigations._common import Scope
     from auditlab.investigations._result import InvestigationResult
-    from auditlab.store.workspace import Workspace
+    from auditlab.store.events import EventSet
 
 __all__ = ["data_exports"]
 
@@ -32,7 +32,7 @@ NAME = "data_exports"
 
 
 def data_exports(
-    ws: Workspace,
+    ws: EventSet,
     *,
     query: Query | str | Scope | None = None,
     burst_exports: int = 20,

@@ -2,7 +2,7 @@
 
 Nothing is downloaded: the browser is Debian's ``chromium`` (``/usr/bin/chromium``, or
 ``AUDITLAB_CHROMIUM``) and Playwright is the Python package from the ``browser`` extra
-(``pip install -e '.[dev,browser]'``; never ``playwright install``).
+(``pip install -e '.[dev,browser]'``; Playwright's own browser download is never used).
 
 Tests marked ``browser`` are skipped, with the reason, when Chromium or Playwright is missing; under
 CI (``CI=true``) they fail instead, so CI always runs them.
