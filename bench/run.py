@@ -49,6 +49,33 @@ DOC = ROOT / "docs" / "benchmarks.md"
 STANDALONE_TIMEOUT = 30 * 60
 
 
+STORE_TITLE = "Store load (setup of the benchmarks below)"
+
+
+def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A partial run (``--only``) merged into the last full run of the same size.
+
+    A section of the new run replaces the old section of the same title; the old run's other
+    sections are kept, in their order, and the header says which sections were re-run when.
+    A reused store's placeholder section never replaces the old store-load row.
+    """
+    fresh = {s["title"]: s for s in new["sections"]}
+    if fresh.get(STORE_TITLE, {}).get("rows") == []:
+        fresh.pop(STORE_TITLE)
+    kept = [fresh.pop(s["title"], s) for s in old["sections"]]
+    merged = dict(old)
+    merged["sections"] = kept + list(fresh.values())
+    merged.setdefault("reruns", []).append(
+        {
+            "started": new["started"],
+            "minutes": new["minutes"],
+            "sections": [s["title"] for s in new["sections"]],
+            "load_average": new["machine"].get("load average at start (1/5/15 min)"),
+        }
+    )
+    return merged
+
+
 def build_store(store: str, path: str) -> dict[str, Any]:
     """Child: a fresh persistent store loaded from the NDJSON file (``store.ingest``)."""
     import auditlab
@@ -121,7 +148,11 @@ def run_size(n: int, data: Path, repeat: int, only: set[str] | None) -> dict[str
     def wanted(name: str) -> bool:
         return only is None or name in only
 
-    if wanted("store") or any(wanted(m) for m in ("bench_query", "bench_investigate", "bench_export")):
+    reuse = only is not None and "store" not in only and (ctx.store / "manifest.json").exists()
+    if reuse:
+        sections.append({"title": STORE_TITLE, "rows": [], "notes": [
+            f"reused the store already built in {ctx.store} (`--only` without `store`)"]})  # fmt: skip
+    elif wanted("store") or any(wanted(m) for m in ("bench_query", "bench_investigate", "bench_export")):
         try:
             row = compare("store load (open_store().ingest of the NDJSON)", n,
                           ("run:build_store", {"store": str(ctx.store), "path": str(nd)}),
@@ -129,9 +160,7 @@ def run_size(n: int, data: Path, repeat: int, only: set[str] | None) -> dict[str
                           ("run:bare_store", {"out": str(work / "bare_store"), "path": str(nd)}),
                           repeat=1, check="rows",
                           note="once; the store it builds is what the query, investigation and export benchmarks read")  # fmt: skip
-            sections.append(
-                {"title": "Store load (setup of the benchmarks below)", "rows": [row], "notes": []}
-            )
+            sections.append({"title": STORE_TITLE, "rows": [row], "notes": []})
         except BenchError as exc:
             sections.append({"title": "Store load", "rows": [], "notes": [f"FAILED: {exc}"]})
     for name in [*MODULES, *sorted(p.stem for p in HERE.glob("bench_*.py") if p.stem not in MODULES)]:
@@ -194,6 +223,12 @@ def render(res: dict[str, Any]) -> str:
         f"## {n:,} events",
         "",
         f"Run {res['started']} ({res['minutes']} min in all), {res['repeat']} run(s) per side, median.",
+        *[
+            f"Re-run {r['started']} ({r['minutes']} min, load average {r['load_average']}): "
+            + "; ".join(r["sections"])
+            + "."
+            for r in res.get("reruns", [])
+        ],
         "",
         *[f"- {k}: {v}" for k, v in m.items()],
         f"- inputs: NDJSON {res['inputs']['ndjson_mb']:,} MB, CEF {res['inputs']['cef_mb']:,} MB "
@@ -233,7 +268,8 @@ sides alternate, so the two sides of a ratio share the machine's state. **ratio*
 time: auditlab's throughput as a share of the raw engine doing the bare job (1.00× = as fast; the
 bare job does less: no mapping, accounting, dedupe, escaping). **peak RSS** is the measuring
 process's peak resident memory (`VmHWM`), imports and setup included. The machine is shared and
-noisy: compare ratios, not absolute times, across runs.
+noisy: compare ratios, not absolute times, across runs. A partial re-run (`BENCH_ONLY=bench_investigate
+make bench`) reuses the size's store, replaces only its own sections and is dated in the size's header.
 
 """
 
@@ -266,7 +302,8 @@ def main() -> None:
     ap.add_argument("--events", default=os.environ.get("BENCH_EVENTS", "1000000,10000000"))
     ap.add_argument("--data", default=os.environ.get("BENCH_DATA", str(HERE / "_data")))
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "0")))
-    ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""), help="modules (and 'store') to run")
+    ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
+                    help="modules (and 'store') to re-run; merged into DATA/results_N.json, the store reused")  # fmt: skip
     ap.add_argument("--doc", default=str(DOC))
     ap.add_argument("--render", action="store_true", help="only rewrite the doc from DATA/results_N.json")
     args = ap.parse_args()
@@ -277,7 +314,10 @@ def main() -> None:
             write_doc(json.loads((Path(args.data) / f"results_{n}.json").read_text()), Path(args.doc))
             continue
         res = run_size(n, Path(args.data), repeat, only)
-        (Path(args.data) / f"results_{n}.json").write_text(json.dumps(res, indent=1, default=str))
+        saved = Path(args.data) / f"results_{n}.json"
+        if only is not None and saved.exists():
+            res = merge(json.loads(saved.read_text()), res)
+        saved.write_text(json.dumps(res, indent=1, default=str))
         write_doc(res, Path(args.doc))
         print(render(res))
 

@@ -65,3 +65,30 @@ def test_the_report_replaces_its_size_and_keeps_the_others(tmp_path: Path) -> No
     assert "| x | 1,000,000 | 3.00 s | 333 k/s | 100 MB | bare | 1.50 s | 50 MB | 0.50× |" in text
     assert "| x | 10,000,000 | 4.00 s | 2.50 M/s |" in text
     assert "- X: skipped: nothing" in text
+
+
+def test_a_partial_rerun_replaces_its_sections_and_keeps_the_others() -> None:
+    old = _result(1_000_000, 2.0)
+    old["sections"] = [
+        {"title": run.STORE_TITLE, "rows": [{"benchmark": "store"}], "notes": []},
+        {"title": "X", "rows": [{"benchmark": "x-old"}], "notes": []},
+        {"title": "Y", "rows": [{"benchmark": "y-old"}], "notes": []},
+    ]
+    new = _result(1_000_000, 1.0)
+    new["started"] = "later"
+    new["machine"] = {"load average at start (1/5/15 min)": "1 / 2 / 3"}
+    new["sections"] = [
+        {"title": run.STORE_TITLE, "rows": [], "notes": ["reused"]},
+        {"title": "Y", "rows": [{"benchmark": "y-new"}], "notes": []},
+        {"title": "Z", "rows": [{"benchmark": "z-new"}], "notes": []},
+    ]
+    merged = run.merge(old, new)
+    assert [(s["title"], s["rows"][0]["benchmark"]) for s in merged["sections"]] == [
+        (run.STORE_TITLE, "store"),
+        ("X", "x-old"),
+        ("Y", "y-new"),
+        ("Z", "z-new"),
+    ]
+    assert merged["started"] == "t" and merged["reruns"][0]["started"] == "later"
+    text = run.render({**merged, "sections": []})
+    assert "Re-run later (1.0 min, load average 1 / 2 / 3): " in text
