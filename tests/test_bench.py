@@ -92,3 +92,12 @@ def test_a_partial_rerun_replaces_its_sections_and_keeps_the_others() -> None:
     assert merged["started"] == "t" and merged["reruns"][0]["started"] == "later"
     text = run.render({**merged, "sections": []})
     assert "Re-run later (1.0 min, load average 1 / 2 / 3): " in text
+
+
+def test_the_explorer_benchmark_sides_agree_on_a_store(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    auditlab.open_store(store).ingest(inputs[0])
+    kw = {"store": str(store), "scenario": "all time, no filter", "repeat": 1}
+    ours = _harness.child("bench_explorer:child_ours", **kw)
+    hand = _harness.child("bench_explorer:child_hand", **kw)
+    assert ours["result"] == hand["result"] == [1200, 50, 1200]
