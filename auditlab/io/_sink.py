@@ -1,7 +1,10 @@
-"""Shared plumbing of the writers: the events table, the destination, bulk line writing.
+"""Shared plumbing of the writers: the events source, the destination, bulk line writing.
 
 Lines are built by DuckDB SQL and written batch by batch straight from Arrow buffers: one
-``write`` per batch of up to 100,000 lines, never one per line.
+``write`` per batch of up to 100,000 lines, never one per line. The SQL runs where the events
+are (:func:`events_source`): a store's or workspace's own connection for an event set or a query
+result, so a store's events stream from Parquet through DuckDB (within its ``memory_limit``) to
+the file and are never all held in Python; an Arrow table is registered in a private connection.
 
 Examples:
     >>> import io, pyarrow as pa
@@ -19,12 +22,13 @@ import contextlib
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from auditlab.errors import InputError
-from auditlab.schema import COLUMNS, EVENTS_SCHEMA
+from auditlab.schema import COLUMNS, EVENTS_SCHEMA, SORT_SQL
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,8 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_ROWS",
+    "EventsSource",
     "SupportsArrow",
     "connect",
+    "events_source",
     "events_table",
     "open_sink",
     "write_lines",
@@ -85,6 +91,70 @@ def connect(table: pa.Table) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.register("ev", table)
     return con
+
+
+@dataclass(frozen=True, slots=True)
+class EventsSource:
+    """Where a writer's SQL reads the events: ``SELECT ... FROM <table> WHERE <where> ORDER BY <order>``.
+
+    Attributes:
+        con: the connection holding ``table`` (a store's own, memory bounded, for a store).
+        table: a table or view of canonical columns (``events``, or a registered Arrow table).
+        where: a predicate over it (``TRUE``: every event); its values are in ``params``.
+        params: the positional (``?``) parameters of ``where``; they come last in a statement.
+        order: the ``ORDER BY`` text, or ``""`` to keep the table's own order.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    table: str = "events"
+    where: str = "TRUE"
+    params: tuple[object, ...] = ()
+    order: str = SORT_SQL
+
+    def select(self, columns: str, params: Sequence[object] = ()) -> duckdb.DuckDBPyRelation:
+        """A lazy relation of ``columns`` (SQL, positional ``?`` parameters ``params``) per event, in order."""
+        sql = f"SELECT {columns} FROM {self.table} WHERE {self.where}"  # noqa: S608 - our text; values bound
+        if self.order:
+            sql += f" ORDER BY {self.order}"
+        return self.con.sql(sql, params=[*params, *self.params])
+
+    def span(self) -> tuple[int, Any, Any]:
+        """(events, oldest timestamp, newest timestamp) of the selection, in one aggregate."""
+        row = self.con.sql(
+            f"SELECT count(*), min(timestamp), max(timestamp) FROM {self.table} WHERE {self.where}",  # noqa: S608
+            params=list(self.params),
+        ).fetchall()[0]
+        return int(row[0]), row[1], row[2]
+
+
+@contextlib.contextmanager
+def events_source(events: pa.Table | SupportsArrow | EventsSource) -> Iterator[EventsSource]:
+    """The events to write, as an :class:`EventsSource` for the length of the block.
+
+    An event set (Workspace, Store) or a query result is read where it lives, newest first
+    (``timestamp DESC, event_id``), through its own connection: nothing is copied into Python.
+    A pyarrow Table (or another object's ``to_arrow()``) is registered, in its own order, in a
+    private connection (:func:`connect`) closed at the end. An :class:`EventsSource` is passed through.
+
+    Raises:
+        InputError: see :func:`events_table`.
+    """
+    from auditlab.store.events import EventSet
+    from auditlab.store.result import QueryResult
+
+    if isinstance(events, EventsSource):
+        yield events
+    elif isinstance(events, QueryResult):
+        where, params = events.where()
+        yield EventsSource(events.con, where=where, params=tuple(params))
+    elif isinstance(events, EventSet):
+        yield EventsSource(events.con)
+    else:
+        con = connect(events_table(events))
+        try:
+            yield EventsSource(con, table="ev", order="")
+        finally:
+            con.close()
 
 
 @contextlib.contextmanager
