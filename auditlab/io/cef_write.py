@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from auditlab.catalog import ACTIONS
-from auditlab.io._sink import BATCH_ROWS, events_source, open_sink, write_lines
+from auditlab.io._sink import events_source, open_sink, write_lines
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
     from auditlab._types import PathLike
@@ -171,14 +170,13 @@ def _header_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
+# A pair is NULL when its value is (`||` with NULL is NULL), and `concat_ws` leaves NULLs out.
 def _pair(key: str, column: str) -> str:
-    return f"CASE WHEN {column} IS NOT NULL THEN '{key}=' || {_extension(column)} END"
+    return f"'{key}=' || {_extension(column)}"
 
 
 def _labelled(slot: str, label: str, value_sql: str) -> str:
-    return (
-        f"CASE WHEN {value_sql} IS NOT NULL THEN '{slot}Label={label} {slot}=' || {_extension(value_sql)} END"
-    )
+    return f"'{slot}Label={label} {slot}=' || {_extension(value_sql)}"
 
 
 def _line_sql() -> tuple[str, list[object]]:
@@ -212,10 +210,10 @@ def _line_sql() -> tuple[str, list[object]]:
     return f"{head} || concat_ws(' ', {', '.join(pairs)}) || chr(10)", params
 
 
-def cef_lines(source: EventsSource) -> duckdb.DuckDBPyRelation:
-    """A lazy relation of one column ``line``: the CEF line of each event of ``source``, in order."""
+def cef_lines(source: EventsSource) -> pa.RecordBatchReader:
+    """Batches of one column ``line``: the CEF line of each event of ``source``, in order."""
     line, params = _line_sql()
-    return source.select(f"{line} AS line", params)
+    return source.reader(f"{line} AS line", params)
 
 
 def write_cef(
@@ -239,5 +237,5 @@ def write_cef(
             ``event_id``/``timestamp``/``action``.
     """
     with events_source(events) as source, open_sink(dest, overwrite=overwrite) as (fh, path):
-        write_lines(fh, cef_lines(source).to_arrow_reader(BATCH_ROWS))
+        write_lines(fh, cef_lines(source))
     return path

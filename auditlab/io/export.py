@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from auditlab.errors import InputError
-from auditlab.io._sink import BATCH_ROWS, events_source, write_lines
+from auditlab.io._sink import events_source, write_lines
 
 if TYPE_CHECKING:
     from auditlab._types import PathLike
@@ -162,7 +162,7 @@ def export(
                     info.compress_type = zipfile.ZIP_DEFLATED
                     with zf.open(info, "w", force_zip64=True) as fh:
                         sink = _Hashing(fh)
-                        count = write_lines(sink, lines[fmt](source).to_arrow_reader(BATCH_ROWS))
+                        count = write_lines(sink, lines[fmt](source))
                     members[member] = {"format": fmt, "events": count, "bytes": sink.size,
                                        "sha256": sink.sha.hexdigest()}  # fmt: skip
                 manifest = {

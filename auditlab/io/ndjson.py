@@ -29,10 +29,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from auditlab.io._sink import BATCH_ROWS, events_source, open_sink, write_lines
+from auditlab.io._sink import events_source, open_sink, write_lines
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
     from auditlab._types import PathLike
@@ -76,9 +75,9 @@ END || chr(10)
 """
 
 
-def ndjson_lines(source: EventsSource) -> duckdb.DuckDBPyRelation:
-    """A lazy relation of one column ``line``: the NDJSON line of each event of ``source``, in order."""
-    return source.select(f"{NDJSON_LINE_SQL} AS line")
+def ndjson_lines(source: EventsSource) -> pa.RecordBatchReader:
+    """Batches of one column ``line``: the NDJSON line of each event of ``source``, in order."""
+    return source.reader(f"{NDJSON_LINE_SQL} AS line")
 
 
 def write_ndjson(
@@ -102,5 +101,5 @@ def write_ndjson(
             ``event_id``/``timestamp``/``action``.
     """
     with events_source(events) as source, open_sink(dest, overwrite=overwrite) as (fh, path):
-        write_lines(fh, ndjson_lines(source).to_arrow_reader(BATCH_ROWS))
+        write_lines(fh, ndjson_lines(source))
     return path
