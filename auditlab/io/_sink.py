@@ -22,7 +22,7 @@ import contextlib
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,19 +144,34 @@ class EventsSource:
             sql += f" ORDER BY {SORT_SQL}"
         return self.con.sql(sql, params=[*params, *self.params, *bounds])
 
-    def reader(self, columns: str, params: Sequence[object] = ()) -> pa.RecordBatchReader:
-        """Batches of :data:`BATCH_ROWS` rows of ``columns`` per event, in order, window by window."""
+    @contextlib.contextmanager
+    def reader(self, columns: str, params: Sequence[object] = ()) -> Iterator[pa.RecordBatchReader]:
+        """Batches of :data:`BATCH_ROWS` rows of ``columns`` per event, in order, window by window.
+
+        Read them inside the block: an unread DuckDB result blocks its connection (a store's,
+        shared), so the block's end releases it, also after an error.
+        """
         import pyarrow as pa
 
         windows = self.windows() if self.ordered else [None]
         first = self.select(columns, params, window=windows[0]).to_arrow_reader(BATCH_ROWS)
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            yield from first  # the next statement runs only once this one's result is read
-            for window in windows[1:]:
-                yield from self.select(columns, params, window=window).to_arrow_reader(BATCH_ROWS)
+        def batches() -> Generator[pa.RecordBatch, None, None]:
+            current = first
+            try:
+                yield from current  # the next statement runs only once this one's result is read
+                for window in windows[1:]:
+                    current = self.select(columns, params, window=window).to_arrow_reader(BATCH_ROWS)
+                    yield from current
+            finally:
+                current.close()
 
-        return pa.RecordBatchReader.from_batches(first.schema, batches())
+        stream = batches()
+        try:
+            yield pa.RecordBatchReader.from_batches(first.schema, stream)
+        finally:
+            stream.close()
+            first.close()
 
     def span(self) -> tuple[int, Any, Any]:
         """(events, oldest timestamp, newest timestamp) of the selection, in one aggregate."""

@@ -34,6 +34,8 @@ from auditlab.catalog import ACTIONS
 from auditlab.io._sink import events_source, open_sink, write_lines
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import pyarrow as pa
 
     from auditlab._types import PathLike
@@ -210,8 +212,8 @@ def _line_sql() -> tuple[str, list[object]]:
     return f"{head} || concat_ws(' ', {', '.join(pairs)}) || chr(10)", params
 
 
-def cef_lines(source: EventsSource) -> pa.RecordBatchReader:
-    """Batches of one column ``line``: the CEF line of each event of ``source``, in order."""
+def cef_lines(source: EventsSource) -> AbstractContextManager[pa.RecordBatchReader]:
+    """Batches of one column ``line``, the CEF line of each event of ``source`` in order, for a ``with`` block."""
     line, params = _line_sql()
     return source.reader(f"{line} AS line", params)
 
@@ -236,6 +238,10 @@ def write_cef(
         InputError: ``dest`` exists and ``overwrite`` is false, or ``events`` lacks
             ``event_id``/``timestamp``/``action``.
     """
-    with events_source(events) as source, open_sink(dest, overwrite=overwrite) as (fh, path):
-        write_lines(fh, cef_lines(source))
+    with (
+        events_source(events) as source,
+        open_sink(dest, overwrite=overwrite) as (fh, path),
+        cef_lines(source) as lines,
+    ):
+        write_lines(fh, lines)
     return path

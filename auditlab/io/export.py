@@ -160,9 +160,9 @@ def export(
                     member = MEMBERS[fmt]
                     info = zipfile.ZipInfo(member, date_time=created.timetuple()[:6])
                     info.compress_type = zipfile.ZIP_DEFLATED
-                    with zf.open(info, "w", force_zip64=True) as fh:
+                    with zf.open(info, "w", force_zip64=True) as fh, lines[fmt](source) as batches:
                         sink = _Hashing(fh)
-                        count = write_lines(sink, lines[fmt](source))
+                        count = write_lines(sink, batches)
                     members[member] = {"format": fmt, "events": count, "bytes": sink.size,
                                        "sha256": sink.sha.hexdigest()}  # fmt: skip
                 manifest = {

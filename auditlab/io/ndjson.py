@@ -32,6 +32,8 @@ from typing import IO, TYPE_CHECKING
 from auditlab.io._sink import events_source, open_sink, write_lines
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import pyarrow as pa
 
     from auditlab._types import PathLike
@@ -75,8 +77,8 @@ END || chr(10)
 """
 
 
-def ndjson_lines(source: EventsSource) -> pa.RecordBatchReader:
-    """Batches of one column ``line``: the NDJSON line of each event of ``source``, in order."""
+def ndjson_lines(source: EventsSource) -> AbstractContextManager[pa.RecordBatchReader]:
+    """Batches of one column ``line``, the NDJSON line of each event of ``source`` in order, for a ``with`` block."""
     return source.reader(f"{NDJSON_LINE_SQL} AS line")
 
 
@@ -100,6 +102,10 @@ def write_ndjson(
         InputError: ``dest`` exists and ``overwrite`` is false, or ``events`` lacks
             ``event_id``/``timestamp``/``action``.
     """
-    with events_source(events) as source, open_sink(dest, overwrite=overwrite) as (fh, path):
-        write_lines(fh, ndjson_lines(source))
+    with (
+        events_source(events) as source,
+        open_sink(dest, overwrite=overwrite) as (fh, path),
+        ndjson_lines(source) as lines,
+    ):
+        write_lines(fh, lines)
     return path

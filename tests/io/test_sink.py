@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import auditlab
 from auditlab.catalog import ACTIONS
 from auditlab.io import _sink
+from auditlab.io import export as export_module
 from auditlab.io._sink import EventsSource, events_source, events_table
 from auditlab.io.cef import CUSTOM_STRINGS, EXACT_TIMESTAMP, STANDARD_KEYS, severity, write_cef
 from auditlab.io.cef_write import PRODUCT, VENDOR, cef_lines, readable_name
@@ -223,3 +224,35 @@ def test_streamed_bytes_equal_the_previous_writers_on_a_draw(rows: list[dict[str
         for lines, fmt in ((ndjson_lines, "ndjson"), (cef_lines, "cef")):
             got = "".join(lines(source).read_all().column(0).to_pylist()).encode()
             assert got == old_bytes(ordered, fmt)
+
+
+class _FailingSink:
+    """A stream whose second write fails, like a full disk."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes == 2:
+            raise OSError("No space left on device")
+        return len(data)
+
+
+@pytest.mark.parametrize("writer", [write_ndjson, write_cef])
+def test_a_failed_write_leaves_the_connection_usable(
+    store: auditlab.Store, writer: Any, tmp_path: Path
+) -> None:
+    with mock.patch.object(_sink, "WINDOW_ROWS", 5000), mock.patch.object(_sink, "BATCH_ROWS", 1000):
+        with pytest.raises(OSError, match="No space") as raised:
+            writer(store, _FailingSink())
+        # the traceback is still alive (as in a notebook), yet no DuckDB result holds the connection
+        assert raised.value.__traceback__ is not None
+        assert store.count() == 17_050
+        with (
+            mock.patch.object(export_module._Hashing, "write", side_effect=OSError("No space left")),
+            pytest.raises(OSError, match="No space"),
+        ):
+            export(store, "x", out_dir=tmp_path, now=NOW)
+        assert store.count() == 17_050
+        assert list(tmp_path.iterdir()) == []  # no half ZIP
