@@ -179,7 +179,8 @@ def test_an_arrow_table_keeps_its_order_in_a_private_connection() -> None:
     shuffled = table.take(list(range(49, -1, -2)) + list(range(0, 50, 2)))
     with events_source(shuffled) as source:
         assert (source.table, source.ordered) == ("ev", False)
-        text = "".join(cef_lines(source).read_all().column(0).to_pylist())
+        with cef_lines(source) as lines:
+            text = "".join(lines.read_all().column(0).to_pylist())
     ids = [line.split(" externalId=", 1)[1].split(" ", 1)[0] for line in text.splitlines()]
     assert ids == shuffled.column("event_id").to_pylist()
     assert source.con is not None
@@ -222,7 +223,8 @@ def test_streamed_bytes_equal_the_previous_writers_on_a_draw(rows: list[dict[str
     with mock.patch.object(_sink, "WINDOW_ROWS", window):
         source = EventsSource(con)
         for lines, fmt in ((ndjson_lines, "ndjson"), (cef_lines, "cef")):
-            got = "".join(lines(source).read_all().column(0).to_pylist()).encode()
+            with lines(source) as batches:
+                got = "".join(batches.read_all().column(0).to_pylist()).encode()
             assert got == old_bytes(ordered, fmt)
 
 
