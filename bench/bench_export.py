@@ -1,7 +1,7 @@
 """Writing events back: NDJSON and CEF from a store query, against DuckDB writing the bare lines.
 
-The selection is the newest ``min(N, 1,000,000)`` events of the store (a ``since <time>`` query, so
-the writers hold at most a million events in memory at 10M). Ours: ``write_ndjson`` /
+The selection is the newest ``min(N, 1,000,000)`` events of the store (a ``since <time>`` query; the
+writers stream it from the store window by window, so memory does not grow with it). Ours: ``write_ndjson`` /
 ``write_cef`` of the ``QueryResult`` (Portal-shaped records, CEF escaping and labels). Bare: DuckDB
 ``COPY (SELECT ...) TO (FORMAT json)`` of the same rows (flat canonical objects), and for CEF a
 plain concatenation of the header and a few extensions (no escaping), written per Arrow batch.

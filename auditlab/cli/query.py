@@ -106,5 +106,6 @@ def _write_events(result: QueryResult, fmt: str, limit: int | None) -> None:
     module, name = WRITERS[fmt].split(":")
     writer: Callable[..., object] = getattr(import_module(module), name)
     stream = sys.stdout.buffer
-    writer(result.to_arrow(limit=limit), stream)
+    # without a limit the writer streams the result from where it lives (a store: bounded memory)
+    writer(result if limit is None else result.to_arrow(limit=limit), stream)
     stream.flush()

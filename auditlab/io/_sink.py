@@ -1,7 +1,10 @@
-"""Shared plumbing of the writers: the events table, the destination, bulk line writing.
+"""Shared plumbing of the writers: the events source, the destination, bulk line writing.
 
 Lines are built by DuckDB SQL and written batch by batch straight from Arrow buffers: one
-``write`` per batch of up to 100,000 lines, never one per line.
+``write`` per batch of up to 100,000 lines, never one per line. The SQL runs where the events
+are (:func:`events_source`): a store's or workspace's own connection for an event set or a query
+result, so a store's events stream from Parquet through DuckDB (within its ``memory_limit``) to
+the file and are never all held in Python; an Arrow table is registered in a private connection.
 
 Examples:
     >>> import io, pyarrow as pa
@@ -19,12 +22,14 @@ import contextlib
 import gzip
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from auditlab.errors import InputError
-from auditlab.schema import COLUMNS, EVENTS_SCHEMA
+from auditlab.schema import COLUMNS, EVENTS_SCHEMA, SORT_SQL
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,8 +39,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_ROWS",
+    "WINDOW_ROWS",
+    "EventsSource",
     "SupportsArrow",
     "connect",
+    "events_source",
     "events_table",
     "open_sink",
     "write_lines",
@@ -85,6 +93,167 @@ def connect(table: pa.Table) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.register("ev", table)
     return con
+
+
+#: Events per sorted statement of an ordered source: the most a writer's sort holds at once.
+WINDOW_ROWS = 200_000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _at(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@dataclass(frozen=True, slots=True)
+class EventsSource:
+    """Where a writer's SQL reads the events: ``SELECT ... FROM <table> WHERE <where>``.
+
+    An ordered source is read newest first (``ORDER BY timestamp DESC, event_id``) one time
+    window at a time, each window of at most :data:`WINDOW_ROWS` events (unless more share one
+    timestamp) sorted by its own statement: a store's Parquet files are pruned to the window's
+    row groups, and no sort ever holds the whole selection, so memory does not grow with it.
+
+    Attributes:
+        con: the connection holding ``table`` (a store's own, memory bounded, for a store).
+        table: a table or view of canonical columns (``events``, or a registered Arrow table).
+        where: a predicate over it (``TRUE``: every event); its values are in ``params``.
+        params: the positional (``?``) parameters of ``where``.
+        ordered: newest first; else the table's own order, in one statement.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    table: str = "events"
+    where: str = "TRUE"
+    params: tuple[object, ...] = ()
+    ordered: bool = True
+
+    def select(
+        self, columns: str, params: Sequence[object] = (), *, window: tuple[datetime, datetime] | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        """A lazy relation of ``columns`` (SQL with positional ``?`` parameters ``params``) per event.
+
+        ``window`` (``[start, end)``) narrows it to a time range; an ordered source sorts it.
+        """
+        sql = f"SELECT {columns} FROM {self.table} WHERE ({self.where})"  # noqa: S608 - our text; values bound
+        bounds: list[object] = []
+        if window is not None:
+            sql += " AND timestamp >= ? AND timestamp < ?"
+            bounds = list(window)
+        if self.ordered:
+            sql += f" ORDER BY {SORT_SQL}"
+        return self.con.sql(sql, params=[*params, *self.params, *bounds])
+
+    @contextlib.contextmanager
+    def reader(self, columns: str, params: Sequence[object] = ()) -> Iterator[pa.RecordBatchReader]:
+        """Batches of :data:`BATCH_ROWS` rows of ``columns`` per event, in order, window by window.
+
+        Read them inside the block: an unread DuckDB result blocks its connection (a store's,
+        shared), so the block's end releases it, also after an error.
+        """
+        import pyarrow as pa
+
+        windows = self.windows() if self.ordered else [None]
+        first = self.select(columns, params, window=windows[0]).to_arrow_reader(BATCH_ROWS)
+
+        def batches() -> Generator[pa.RecordBatch, None, None]:
+            current = first
+            try:
+                yield from current  # the next statement runs only once this one's result is read
+                for window in windows[1:]:
+                    current = self.select(columns, params, window=window).to_arrow_reader(BATCH_ROWS)
+                    yield from current
+            finally:
+                current.close()
+
+        stream = batches()
+        try:
+            yield pa.RecordBatchReader.from_batches(first.schema, stream)
+        finally:
+            stream.close()
+            first.close()
+
+    def span(self) -> tuple[int, Any, Any]:
+        """(events, oldest timestamp, newest timestamp) of the selection, in one aggregate."""
+        row = self.con.sql(
+            f"SELECT count(*), min(timestamp), max(timestamp) FROM {self.table} WHERE ({self.where})",  # noqa: S608
+            params=list(self.params),
+        ).fetchall()[0]
+        return int(row[0]), row[1], row[2]
+
+    def windows(self) -> list[tuple[datetime, datetime] | None]:
+        """Contiguous ``[start, end)`` time windows, newest first, of at most :data:`WINDOW_ROWS` events.
+
+        ``[None]`` (one statement) when the selection is that small or has events without a timestamp.
+        """
+        row = self.con.sql(
+            f"SELECT count(*), count(timestamp), epoch_us(min(timestamp)), epoch_us(max(timestamp)) "  # noqa: S608
+            f"FROM {self.table} WHERE ({self.where})",
+            params=list(self.params),
+        ).fetchall()[0]
+        total, timed, lo, hi = row
+        if total <= WINDOW_ROWS or timed != total:
+            return [None]
+        starts: list[int] = []  # each window's first microsecond, newest window first
+        size = 0
+        for start, count in reversed(self._buckets(int(lo), int(hi) + 1, int(total))):
+            if size and size + count > WINDOW_ROWS:
+                size = 0
+            if not size:
+                starts.append(start)
+            starts[-1], size = start, size + count
+        ends = [int(hi) + 1, *starts[:-1]]
+        return [(_at(a), _at(b)) for a, b in zip(starts, ends, strict=True)]
+
+    def _buckets(self, lo: int, hi: int, events: int) -> list[tuple[int, int]]:
+        """(first microsecond, events) of non-empty buckets of ``[lo, hi)``, oldest first.
+
+        About four buckets per window; a bucket still holding more than a window is split again.
+        """
+        width = max(1, -(-(hi - lo) * WINDOW_ROWS // (events * 4)))
+        rows = self.con.sql(
+            f"SELECT (epoch_us(timestamp) - ?) // ? AS b, count(*) FROM {self.table} "  # noqa: S608
+            f"WHERE ({self.where}) AND timestamp >= ? AND timestamp < ? GROUP BY b ORDER BY b",
+            params=[lo, width, *self.params, _at(lo), _at(hi)],
+        ).fetchall()
+        out: list[tuple[int, int]] = []
+        for b, count in rows:
+            start = lo + int(b) * width
+            if count > WINDOW_ROWS and width > 1:
+                out += self._buckets(start, min(start + width, hi), int(count))
+            else:
+                out.append((start, int(count)))
+        return out
+
+
+@contextlib.contextmanager
+def events_source(events: pa.Table | SupportsArrow | EventsSource) -> Iterator[EventsSource]:
+    """The events to write, as an :class:`EventsSource` for the length of the block.
+
+    An event set (Workspace, Store) or a query result is read where it lives, newest first
+    (``timestamp DESC, event_id``), through its own connection: nothing is copied into Python.
+    A pyarrow Table (or another object's ``to_arrow()``) is registered, in its own order, in a
+    private connection (:func:`connect`) closed at the end. An :class:`EventsSource` is passed through.
+
+    Raises:
+        InputError: see :func:`events_table`.
+    """
+    from auditlab.store.events import EventSet
+    from auditlab.store.result import QueryResult
+
+    if isinstance(events, EventsSource):
+        yield events
+    elif isinstance(events, QueryResult):
+        where, params = events.where()
+        yield EventsSource(events.con, where=where, params=tuple(params))
+    elif isinstance(events, EventSet):
+        yield EventsSource(events.con)
+    else:
+        con = connect(events_table(events))
+        try:
+            yield EventsSource(con, table="ev", ordered=False)
+        finally:
+            con.close()
 
 
 @contextlib.contextmanager

@@ -26,23 +26,27 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from auditlab.catalog import ACTIONS
-from auditlab.io._sink import BATCH_ROWS, connect, events_table, open_sink, write_lines
+from auditlab.io._sink import events_source, open_sink, write_lines
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import pyarrow as pa
 
     from auditlab._types import PathLike
-    from auditlab.io._sink import SupportsArrow
+    from auditlab.io._sink import EventsSource, SupportsArrow
 
 __all__ = [
     "CUSTOM_STRINGS",
     "EXACT_TIMESTAMP",
     "FAMILY_SEVERITY",
     "STANDARD_KEYS",
+    "cef_lines",
     "readable_name",
     "severity",
     "write_cef",
@@ -141,41 +145,77 @@ def severity(action: str, outcome: str | None) -> int:
     return min(base, 10)
 
 
-_MACROS = r"""
-CREATE OR REPLACE TEMP MACRO cef_h(v) AS
-  replace(replace(replace(replace(v, '\', '\\'), '|', '\|'), chr(13), ' '), chr(10), ' ');
-CREATE OR REPLACE TEMP MACRO cef_e(v) AS
-  replace(replace(replace(replace(v, '\', '\\'), '=', '\='), chr(13), '\r'), chr(10), '\n');
-"""
+def _escaper(specials: str, chain: str) -> Callable[[str], str]:
+    """An SQL escaping expression: the ``replace`` chain, run only on values holding a special character."""
+
+    def escape(value: str) -> str:
+        test = " OR ".join(f"contains({value}, {c})" for c in specials.split())
+        return f"CASE WHEN {test} THEN {chain.format(v=value)} ELSE {value} END"
+
+    return escape
 
 
+# `\`, `|`, CR, LF in header fields; `\`, `=`, CR, LF in extension values. Most values hold none:
+# the `contains` tests skip the four `replace` passes for them (the output is the same).
+_header = _escaper(
+    r"'\' '|' chr(13) chr(10)",
+    r"replace(replace(replace(replace({v}, '\', '\\'), '|', '\|'), chr(13), ' '), chr(10), ' ')",
+)
+_extension = _escaper(
+    r"'\' '=' chr(13) chr(10)",
+    r"replace(replace(replace(replace({v}, '\', '\\'), '=', '\='), chr(13), '\r'), chr(10), '\n')",
+)
+
+
+def _header_text(text: str) -> str:
+    """What :func:`_header` makes of ``text``, in Python."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+# A pair is NULL when its value is (`||` with NULL is NULL), and `concat_ws` leaves NULLs out.
 def _pair(key: str, column: str) -> str:
-    return f"CASE WHEN {column} IS NOT NULL THEN '{key}=' || cef_e({column}) END"
+    return f"'{key}=' || {_extension(column)}"
 
 
 def _labelled(slot: str, label: str, value_sql: str) -> str:
-    return f"CASE WHEN {value_sql} IS NOT NULL THEN '{slot}Label={label} {slot}=' || cef_e({value_sql}) END"
+    return f"'{slot}Label={label} {slot}=' || {_extension(value_sql)}"
 
 
-def _lines_sql() -> str:
+def _line_sql() -> tuple[str, list[object]]:
+    """The CEF line of an event (SQL over the canonical columns, ``?`` parameters) and its parameters."""
+    from auditlab import __version__
     from auditlab.io.ndjson import ISO_SQL
 
-    at = "list_position($acts, action)"
-    sev = (
-        f"CASE WHEN outcome = 'failure' THEN coalesce($sev_fail[{at}], 6) ELSE coalesce($sev_ok[{at}], 3) END"
-    )
+    acts = sorted(ACTIONS)
+    params: list[object] = []
+
+    def bind(value: object) -> str:  # the text is built in reading order, so `?` follow `params`
+        params.append(value)
+        return "?"
+
+    def lookup(values: Sequence[object]) -> str:
+        return f"({bind(values)})[list_position({bind(acts)}, action)]"
+
+    head = f"{bind(f'CEF:0|{VENDOR}|{PRODUCT}|{__version__}|')} || {_header('action')} || '|'"
+    names = [_header_text(readable_name(a)) for a in acts]  # escaped here: no `?` inside an escaping
+    head += f" || coalesce({lookup(names)}, {_header('action')}) || '|'"
+    fail, ok = lookup([severity(a, "failure") for a in acts]), lookup([severity(a, "success") for a in acts])
+    head += f" || (CASE WHEN outcome = 'failure' THEN coalesce({fail}, 6) ELSE coalesce({ok}, 3) END) || '|'"
     pairs = ["'rt=' || epoch_ms(timestamp)"]
     pairs += [_pair(key, col) for col, key in STANDARD_KEYS.items()]
     pairs += [_labelled(slot, label, col) for col, (slot, label) in CUSTOM_STRINGS.items()]
     exact = f"CASE WHEN microsecond(timestamp) % 1000 <> 0 THEN {ISO_SQL} END"
     pairs.append(_labelled(*EXACT_TIMESTAMP, exact))
-    pairs.append(_pair("msg", "details"))
-    pairs.append(f"'cat=' || coalesce($families[{at}], 'other')")
-    head = "'CEF:0|' || $vendor || '|' || $product || '|' || $version || '|' || cef_h(action) || '|'"
-    head += f" || cef_h(coalesce($names[{at}], action)) || '|' || ({sev}) || '|'"
-    ext = f"concat_ws(' ', {', '.join(pairs)})"
-    source = "(SELECT * REPLACE (CASE WHEN trim(CAST(details AS VARCHAR)) <> 'null' THEN CAST(details AS VARCHAR) END AS details) FROM ev)"
-    return f"SELECT {head} || {ext} || chr(10) AS line FROM {source}"  # noqa: S608 - our text; values bound
+    details = "CASE WHEN trim(CAST(details AS VARCHAR)) <> 'null' THEN CAST(details AS VARCHAR) END"
+    pairs.append(_pair("msg", details))
+    pairs.append(f"'cat=' || coalesce({lookup([ACTIONS[a].family for a in acts])}, 'other')")
+    return f"{head} || concat_ws(' ', {', '.join(pairs)}) || chr(10)", params
+
+
+def cef_lines(source: EventsSource) -> AbstractContextManager[pa.RecordBatchReader]:
+    """Batches of one column ``line``, the CEF line of each event of ``source`` in order, for a ``with`` block."""
+    line, params = _line_sql()
+    return source.reader(f"{line} AS line", params)
 
 
 def write_cef(
@@ -184,8 +224,10 @@ def write_cef(
     """Write events as CEF lines, in the given order.
 
     Args:
-        events: a table following :data:`auditlab.schema.EVENTS_SCHEMA` (missing optional columns
-            count as null), or anything with ``to_arrow()`` (a Workspace, a query result).
+        events: a Workspace, a Store or a query result (read through its own connection, newest
+            first: a store's events stream in bounded memory), a table following
+            :data:`auditlab.schema.EVENTS_SCHEMA` (missing optional columns count as null; its own
+            order), or anything else with ``to_arrow()``.
         dest: a path (``.gz``: gzip) or a binary file object (left open).
         overwrite: replace an existing file.
 
@@ -196,25 +238,10 @@ def write_cef(
         InputError: ``dest`` exists and ``overwrite`` is false, or ``events`` lacks
             ``event_id``/``timestamp``/``action``.
     """
-    from auditlab import __version__
-
-    table = events_table(events)
-    acts = sorted(ACTIONS)
-    params = {
-        "vendor": VENDOR,
-        "product": PRODUCT,
-        "version": __version__,
-        "acts": acts,
-        "names": [readable_name(a) for a in acts],
-        "families": [ACTIONS[a].family for a in acts],
-        "sev_ok": [severity(a, "success") for a in acts],
-        "sev_fail": [severity(a, "failure") for a in acts],
-    }
-    con = connect(table)
-    try:
-        con.execute(_MACROS)
-        with open_sink(dest, overwrite=overwrite) as (fh, path):
-            write_lines(fh, con.sql(_lines_sql(), params=params).to_arrow_reader(BATCH_ROWS))
-    finally:
-        con.close()
+    with (
+        events_source(events) as source,
+        open_sink(dest, overwrite=overwrite) as (fh, path),
+        cef_lines(source) as lines,
+    ):
+        write_lines(fh, lines)
     return path

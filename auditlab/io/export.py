@@ -3,7 +3,9 @@
 ``export(selection, "weekly", out_dir="exports")`` writes ``exports/weekly.zip`` holding
 ``audit_log.ndjson`` and/or ``audit_log.cef`` plus ``manifest.json``: name, filters, time range,
 counts, sha256 and size of each member, ``created_at`` and ``expires_at`` (7 days later, as a
-Portal download link). The ZIP is written to a temporary file and renamed into place.
+Portal download link). The ZIP is written to a temporary file and renamed into place. Each
+member's lines stream from DuckDB into the ZIP (a store's events are never all in memory), hashed
+and counted as they are written.
 
 :class:`ExportRegistry` lists the exports of a folder (name, NDJSON and CEF files, created,
 expires, events), deletes one, and purges expired ones (listing purges first, as the Portal's
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from auditlab.errors import InputError
-from auditlab.io._sink import events_table
+from auditlab.io._sink import events_source, write_lines
 
 if TYPE_CHECKING:
     from auditlab._types import PathLike
@@ -112,8 +114,9 @@ def export(
     """Write ``<out_dir>/<safe name>.zip``: the selection as NDJSON and/or CEF, plus a manifest.
 
     Args:
-        selection: events (a pyarrow Table following the canonical schema, or anything with
-            ``to_arrow()``: a Workspace, a Store, a query result).
+        selection: events: a Workspace, a Store or a query result (streamed from where they live,
+            newest first), a pyarrow Table following the canonical schema, or anything with
+            ``to_arrow()``.
         name: the export's name (at most 255 characters, as in the Portal).
         formats: any of ``"ndjson"``, ``"cef"``.
         out_dir: the folder of exports (created if missing).
@@ -129,64 +132,61 @@ def export(
         InputError: an empty or too long name, an unknown format, or the ZIP exists.
     """
     from auditlab import __version__
-    from auditlab.io.cef_write import write_cef
-    from auditlab.io.ndjson import write_ndjson
+    from auditlab.io.cef_write import cef_lines
+    from auditlab.io.ndjson import ndjson_lines
 
     if not name.strip() or len(name) > _MAX_NAME:
         raise InputError(f"an export name needs 1 to {_MAX_NAME} characters")
     unknown = [f for f in formats if f not in MEMBERS]
     if unknown or not formats:
         raise InputError(f"unknown export format(s) {unknown or formats!r}; known: {', '.join(FORMATS)}")
-    table = events_table(selection)
     if query is None and hasattr(selection, "query") and hasattr(selection.query, "to_json"):
         query = selection.query
     created = (now or datetime.now(UTC)).astimezone(UTC)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{safe_name(name)}.zip"
-    if path.exists() and not overwrite:
-        raise InputError(f"{path} exists (pass overwrite=True to replace it)", source=str(path))
-    writers = {"ndjson": write_ndjson, "cef": write_cef}
+    lines = {"ndjson": ndjson_lines, "cef": cef_lines}
     members: dict[str, dict[str, Any]] = {}
-    ts = table.column("timestamp")
-    import pyarrow.compute as pc
-
-    span = pc.min_max(ts).as_py() if table.num_rows else {"min": None, "max": None}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for fmt in dict.fromkeys(formats):
-                member = MEMBERS[fmt]
-                info = zipfile.ZipInfo(member, date_time=created.timetuple()[:6])
+    with events_source(selection) as source:
+        out.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not overwrite:
+            raise InputError(f"{path} exists (pass overwrite=True to replace it)", source=str(path))
+        events, oldest, newest = source.span()
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for fmt in dict.fromkeys(formats):
+                    member = MEMBERS[fmt]
+                    info = zipfile.ZipInfo(member, date_time=created.timetuple()[:6])
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    with zf.open(info, "w", force_zip64=True) as fh, lines[fmt](source) as batches:
+                        sink = _Hashing(fh)
+                        count = write_lines(sink, batches)
+                    members[member] = {"format": fmt, "events": count, "bytes": sink.size,
+                                       "sha256": sink.sha.hexdigest()}  # fmt: skip
+                manifest = {
+                    "name": name,
+                    "created_at": _iso(created),
+                    "expires_at": _iso(created + EXPIRY),
+                    "formats": list(dict.fromkeys(formats)),
+                    "filters": _filters(query),
+                    "time_range": {
+                        "start": _iso(oldest) if oldest else None,
+                        "end": _iso(newest) if newest else None,
+                    },
+                    "counts": {"events": events},
+                    "members": members,
+                    "generator": f"auditlab {__version__}",
+                }
+                info = zipfile.ZipInfo(MANIFEST, date_time=created.timetuple()[:6])
                 info.compress_type = zipfile.ZIP_DEFLATED
-                with zf.open(info, "w", force_zip64=True) as fh:
-                    sink = _Hashing(fh)
-                    writers[fmt](table, sink)  # type: ignore[arg-type]
-                members[member] = {"format": fmt, "events": table.num_rows, "bytes": sink.size,
-                                   "sha256": sink.sha.hexdigest()}  # fmt: skip
-            manifest = {
-                "name": name,
-                "created_at": _iso(created),
-                "expires_at": _iso(created + EXPIRY),
-                "formats": list(dict.fromkeys(formats)),
-                "filters": _filters(query),
-                "time_range": {
-                    "start": _iso(span["min"]) if span["min"] else None,
-                    "end": _iso(span["max"]) if span["max"] else None,
-                },
-                "counts": {"events": table.num_rows},
-                "members": members,
-                "generator": f"auditlab {__version__}",
-            }
-            info = zipfile.ZipInfo(MANIFEST, date_time=created.timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+                zf.writestr(info, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return path
 
 

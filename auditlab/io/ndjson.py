@@ -10,8 +10,8 @@ CEF) a record in the Portal's shape is built from the canonical columns::
      "package": {"name"}|null, "version": {"name"}|null, "request_id", "details": {...}|null}
 
 ``created_at`` is ISO 8601 UTC with ``Z`` and milliseconds, or microseconds when the timestamp
-has them (so reading it back gives the same instant). Lines are built by DuckDB and written in
-bulk.
+has them (so reading it back gives the same instant). Lines are built by DuckDB where the events
+live (a store's lines stream from its Parquet files, in bounded memory) and written in bulk.
 
 Examples:
     >>> import io, datetime as dt, pyarrow as pa
@@ -29,15 +29,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from auditlab.io._sink import BATCH_ROWS, connect, events_table, open_sink, write_lines
+from auditlab.io._sink import events_source, open_sink, write_lines
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import pyarrow as pa
 
     from auditlab._types import PathLike
-    from auditlab.io._sink import SupportsArrow
+    from auditlab.io._sink import EventsSource, SupportsArrow
 
-__all__ = ["ISO_SQL", "NDJSON_LINES_SQL", "write_ndjson"]
+__all__ = ["ISO_SQL", "NDJSON_LINE_SQL", "ndjson_lines", "write_ndjson"]
 
 #: ISO 8601 UTC text of ``timestamp``: milliseconds, or microseconds when there are any.
 ISO_SQL = (
@@ -46,9 +48,9 @@ ISO_SQL = (
     "ELSE strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%fZ') END"
 )
 
-#: One NDJSON line (with its ``\n``) per event of table ``ev``.
-NDJSON_LINES_SQL = f"""
-SELECT CASE
+#: The NDJSON line (with its ``\n``) of an event: an SQL expression over the canonical columns.
+NDJSON_LINE_SQL = f"""
+CASE
   WHEN (CASE WHEN json_valid(raw) THEN json_type(raw) END) = 'OBJECT'
     THEN CASE WHEN strpos(raw, chr(10)) > 0 OR strpos(raw, chr(13)) > 0 THEN json(raw)::VARCHAR ELSE raw END
   ELSE json_object(
@@ -71,9 +73,13 @@ SELECT CASE
                     WHEN json_valid(details) THEN CAST(details AS JSON)
                     ELSE to_json(details) END
   )::VARCHAR
-END || chr(10) AS line
-FROM ev
-"""  # noqa: S608 - fixed text; values come from the registered table
+END || chr(10)
+"""
+
+
+def ndjson_lines(source: EventsSource) -> AbstractContextManager[pa.RecordBatchReader]:
+    """Batches of one column ``line``, the NDJSON line of each event of ``source`` in order, for a ``with`` block."""
+    return source.reader(f"{NDJSON_LINE_SQL} AS line")
 
 
 def write_ndjson(
@@ -82,8 +88,10 @@ def write_ndjson(
     """Write events as NDJSON, one object per line, in the given order.
 
     Args:
-        events: a table following :data:`auditlab.schema.EVENTS_SCHEMA` (missing optional columns
-            count as null), or anything with ``to_arrow()`` (a Workspace, a query result).
+        events: a Workspace, a Store or a query result (read through its own connection, newest
+            first: a store's events stream in bounded memory), a table following
+            :data:`auditlab.schema.EVENTS_SCHEMA` (missing optional columns count as null; its own
+            order), or anything else with ``to_arrow()``.
         dest: a path (``.gz``: gzip) or a binary file object (left open).
         overwrite: replace an existing file.
 
@@ -94,11 +102,10 @@ def write_ndjson(
         InputError: ``dest`` exists and ``overwrite`` is false, or ``events`` lacks
             ``event_id``/``timestamp``/``action``.
     """
-    table = events_table(events)
-    con = connect(table)
-    try:
-        with open_sink(dest, overwrite=overwrite) as (fh, path):
-            write_lines(fh, con.sql(NDJSON_LINES_SQL).to_arrow_reader(BATCH_ROWS))
-    finally:
-        con.close()
+    with (
+        events_source(events) as source,
+        open_sink(dest, overwrite=overwrite) as (fh, path),
+        ndjson_lines(source) as lines,
+    ):
+        write_lines(fh, lines)
     return path

@@ -113,7 +113,7 @@ def test_help_lists_the_filter_options() -> None:
         assert flag in output
 
 
-def test_ndjson_and_cef_go_to_the_writers_as_arrow_on_binary_stdout(
+def test_ndjson_and_cef_go_to_the_writers_on_binary_stdout(
     export: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sys
@@ -121,11 +121,12 @@ def test_ndjson_and_cef_go_to_the_writers_as_arrow_on_binary_stdout(
 
     from auditlab.cli import query as query_module
 
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, str, int]] = []
     fake = types.ModuleType("fake_writers")
 
-    def write(events, stream) -> None:  # the writers' contract: (Arrow table, binary stream)
-        seen.append((events.column("event_id")[0].as_py(), events.num_rows))
+    def write(events, stream) -> None:  # a query result (streamed; with --limit an Arrow table), stdout
+        table = events if type(events).__name__ == "Table" else events.to_arrow()
+        seen.append((type(events).__name__, table.column("event_id")[0].as_py(), table.num_rows))
         stream.write(b"written\n")
 
     fake.write = write  # type: ignore[attr-defined]
@@ -134,7 +135,7 @@ def test_ndjson_and_cef_go_to_the_writers_as_arrow_on_binary_stdout(
     monkeypatch.setitem(query_module.WRITERS, "cef", "fake_writers:write")
     assert run(export, "--since", "all", "--format", "ndjson") == (0, "written\n")
     assert run(export, "--since", "all", "--format", "cef", "--limit", "1") == (0, "written\n")
-    assert seen == [("e2", 3), ("e2", 1)]
+    assert seen == [("QueryResult", "e2", 3), ("Table", "e2", 1)]
 
 
 def test_ndjson_and_cef_through_the_real_writers(export: str) -> None:
