@@ -63,6 +63,8 @@ def connect(
     # DuckDB's own bar writes to stdout on long statements: it would corrupt `--json` output
     con.execute("SET enable_progress_bar = false")
     if limit:
+        if settings.temp_directory and not temp_directory:
+            Path(settings.temp_directory).mkdir(parents=True, exist_ok=True)  # DuckDB makes one level only
         spill = temp_directory or Path(settings.temp_directory or tempfile.gettempdir()) / (
             f"auditlab-spill-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         )

@@ -50,3 +50,11 @@ def test_a_connection_removes_its_spill_folder_on_close(tmp_path):
     assert os.listdir(spill)  # it spilled there
     con.close()
     assert not os.path.exists(spill)
+
+
+def test_a_temp_directory_that_does_not_exist_yet_is_made(tmp_path):
+    settings = auditlab.Settings(memory_limit="32MB", temp_directory=str(tmp_path / "not" / "yet"))
+    con = connect(settings, limit=True)
+    con.execute("CREATE TABLE t AS SELECT i, repeat('x', 40) || i AS s FROM range(2000000) t(i)")  # ~100 MB
+    assert con.sql("SELECT count(DISTINCT s) FROM t").fetchall() == [(2000000,)]
+    assert (tmp_path / "not" / "yet").is_dir()
