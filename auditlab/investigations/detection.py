@@ -42,6 +42,7 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -276,26 +277,34 @@ def _conditions(value: Any, bad: Any) -> tuple[Condition, ...]:
 
 
 class _Context(dict[str, str]):
-    """Title values of one finding; a missing one reads "an unknown ..."."""
+    """Title values of one finding; a missing one reads "an unknown ..."; only the title's keys are formatted."""
 
     def __init__(self, det: Detection, values: Mapping[str, Any]) -> None:
         super().__init__()
-        allowed = {"key", "count", "peak", "span", "window", "threshold"}
-        for kind in det.entities:
-            allowed |= {kind, f"{kind}_count"}
-        if det.kind == "sequence":
-            allowed |= {"steps", "then_ip"}
-        if det.kind == "first_seen":
-            allowed |= {"value"}
-        self.allowed = allowed
-        self.update({k: _text(v, k) for k, v in values.items()})
+        self.allowed = _allowed(det.kind, tuple(det.entities))
+        self.given = values
 
     def __missing__(self, key: str) -> str:
+        if key in self.given:
+            return _text(self.given[key], key)
         if key not in self.allowed:
             raise KeyError(key)
         return (
             UNKNOWN.get(key.removesuffix("_count"), "an unknown value") if not key.endswith("_count") else "0"
         )
+
+
+@functools.cache
+def _allowed(kind: str, entities: tuple[str, ...]) -> frozenset[str]:
+    """The title placeholders a detection of ``kind`` with these entity kinds fills."""
+    allowed = {"key", "count", "peak", "span", "window", "threshold"}
+    for entity in entities:
+        allowed |= {entity, f"{entity}_count"}
+    if kind == "sequence":
+        allowed |= {"steps", "then_ip"}
+    if kind == "first_seen":
+        allowed |= {"value"}
+    return frozenset(allowed)
 
 
 def _text(value: Any, key: str) -> str:
@@ -526,7 +535,7 @@ def finding_of_episode(
     for extra in ("steps", "then_ip", "value"):
         if extra in row:
             values[extra] = row[extra]
-    title = string.Formatter().vformat(det.title, (), _Context(det, values))
+    title = det.title.format_map(_Context(det, values))  # str.format_map: C speed, same placeholders
     return Finding(
         investigation or det.investigation,
         det.severity,

@@ -132,34 +132,34 @@ def failed_logins(
     after = dataclasses.replace(SUCCESS_AFTER_FAILURES, threshold=saf_n, window=saf_w)
     new_address = dataclasses.replace(NEW_ADDRESS, learning=timedelta(days=learn))
 
-    scope, owned = scope_of(ws, query)
-    try:
-        findings = [
-            finding_of_episode(d, row)
-            for d in (brute, spray)
-            for row in episodes(d, scope).iter_rows(named=True)
-        ]
-        new = episodes(new_address, scope)
-        new_ids = {ids[0]: row for ids, row in zip(new["event_ids"], new.iter_rows(named=True), strict=True)}
-        for row in episodes(after, scope).iter_rows(named=True):
-            if row["then_id"] in new_ids:  # also the user's first login from there: one critical finding
-                new_ids.pop(row["then_id"])
-                f = finding_of_episode(dataclasses.replace(after, title=_FROM_NEW, severity="critical"), row)
-            else:
-                f = finding_of_episode(after, row)
-            findings.append(f)
-        findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
-        new_first_ids = set(new["event_ids"].list.first().to_list()) if new.height else set()
-        tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, learn=learn, new_ids=new_first_ids)
+    whole, owned = scope_of(ws, query)
+    try:  # every statement reads the login and reset events: one scan of the store, then a small table
+        with whole.narrow(
+            "list_contains($read_actions::VARCHAR[], action)",
+            {"read_actions": [*LOGIN_ACTIONS, *RESET_ACTIONS]},
+            columns=_COLUMNS,
+        ) as scope:
+            hits = [(d, episodes(d, scope)) for d in (brute, spray)]
+            new = episodes(new_address, scope)
+            sequences = episodes(after, scope)
+            new_first_ids = set(new["event_ids"].list.first().to_list()) if new.height else set()
+            tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, learn=learn, new_ids=new_first_ids)
     finally:
         if owned:
-            scope.close()
+            whole.close()
+    findings = [finding_of_episode(d, row) for d, frame in hits for row in frame.iter_rows(named=True)]
+    new_ids = {row["event_ids"][0]: row for row in new.iter_rows(named=True)}
+    from_new = dataclasses.replace(after, title=_FROM_NEW, severity="critical")
+    for row in sequences.iter_rows(named=True):
+        # also the user's first login from there: one critical finding
+        findings.append(finding_of_episode(from_new if new_ids.pop(row["then_id"], None) else after, row))
+    findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
     timeline = tables["failures_timeline"]
     return InvestigationResult(
         name=NAME,
         title="Failed logins",
         parameters={
-            "query": scope.query.to_text(),
+            "query": whole.query.to_text(),
             "brute_force_failures": bf_n,
             "brute_force_window": bf_w,
             "spray_users": sp_n,
@@ -174,6 +174,9 @@ def failed_logins(
     )
 
 
+#: The columns the detections and tables read (the narrowed scope keeps only these).
+_COLUMNS = ("event_id", "timestamp", "action", "outcome", "user_email", "ip_address", "error_message",
+            "user_key", "ip_key")  # fmt: skip
 _LOGINS_SQL = "SELECT * FROM {scope} WHERE list_contains($logins::VARCHAR[], action)"
 _FAILS_SQL = f"SELECT * FROM ({_LOGINS_SQL}) WHERE outcome = 'failure'"  # noqa: S608
 
