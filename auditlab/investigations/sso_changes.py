@@ -145,7 +145,7 @@ def _password_logins(scope: Scope) -> pl.DataFrame:
           AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
     ),
     usual AS (  -- the providers each account signs in with
-        SELECT user_email, list(DISTINCT regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) ORDER BY 1) AS sso_providers,
+        SELECT user_email, list_sort(list(DISTINCT regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1))) AS sso_providers,
                count(*) AS sso_logins
         FROM logins WHERE action <> 'user.login' GROUP BY user_email
     ),
@@ -186,6 +186,46 @@ def _logins_by_day(scope: Scope) -> pl.DataFrame:
     GROUP BY ALL ORDER BY day, method
     """
     return scope.sql(sql, {"logins": list(LOGIN_ACTIONS)})
+
+
+def _logins_between(scope: Scope, spans: pl.DataFrame, end: datetime | None) -> list[int]:
+    """Per row of ``spans`` (``timestamp``, ``reapplied_at``): the successful password logins after its
+    ``timestamp`` and before ``reapplied_at`` (and the scope's end), read from every event.
+
+    One statement for every row (not a count per finding): the logins' running count by time, looked
+    up by two ASOF joins, at each span's start (logins up to it) and end (logins before it).
+    """
+    import polars as pl
+
+    if spans.height == 0:
+        return []
+    name = f"{scope.table}_spans"
+    frame = spans.select(
+        pl.int_range(pl.len()).alias("i"), pl.col("timestamp").alias("t"), pl.col("reapplied_at").alias("u")
+    )
+    scope.con.register(name, frame.to_arrow())
+    try:
+        counts = run_sql(
+            scope.con,
+            f"""
+            WITH l AS (
+                SELECT timestamp, sum(count(*)) OVER (ORDER BY timestamp) AS n FROM events
+                WHERE action = 'user.login' AND outcome = 'success'
+                  AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
+                GROUP BY timestamp
+            ),
+            s AS (SELECT i, t, CASE WHEN u IS NULL THEN $end::TIMESTAMPTZ WHEN $end::TIMESTAMPTZ IS NULL THEN u
+                                    ELSE least(u, $end::TIMESTAMPTZ) END AS upper FROM {name})
+            SELECT s.i, CASE WHEN s.upper IS NULL THEN (SELECT coalesce(max(n), 0) FROM l) ELSE coalesce(hi.n, 0) END
+                        - coalesce(lo.n, 0) AS n
+            FROM s ASOF LEFT JOIN l lo ON s.t >= lo.timestamp ASOF LEFT JOIN l hi ON s.upper > hi.timestamp
+            ORDER BY s.i
+            """,  # noqa: S608 - the table name is ours; values are parameters
+            {"end": end},
+        )
+    finally:
+        scope.con.unregister(name)
+    return [int(n) for n in counts["n"].to_list()]
 
 
 def _sso_state(changes: pl.DataFrame) -> pl.DataFrame:
@@ -312,14 +352,9 @@ def sso_changes(
             allow_exact_matches=False,
         )
     )
-    for row in disabled.iter_rows(named=True):
+    meanwhile = _logins_between(scope, disabled, end)
+    for row, n_meanwhile in zip(disabled.iter_rows(named=True), meanwhile, strict=True):
         until = row["reapplied_at"]
-        meanwhile = run_sql(
-            scope.con,
-            "SELECT count(*) AS n FROM events WHERE action = 'user.login' AND outcome = 'success' AND timestamp > $t "
-            "AND ($until::TIMESTAMPTZ IS NULL OR timestamp < $until) AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end)",
-            {"t": row["timestamp"], "until": until, "end": end},
-        ).item()
         after = (
             f"{row['reapplied_provider'].upper()} re-applied by {known(row['reapplied_by'], 'user')} at {iso_time(until)}"
             if until is not None
@@ -327,7 +362,7 @@ def sso_changes(
         )
         title = (
             f"SSO disabled by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')}"
-            f"{' outside working hours' if row['off_hours'] else ''}; {after}; {meanwhile} password logins meanwhile"
+            f"{' outside working hours' if row['off_hours'] else ''}; {after}; {n_meanwhile} password logins meanwhile"
         )
         findings.append(_finding("high", "T1556", title, [row]))
         used.add(row["event_id"])
