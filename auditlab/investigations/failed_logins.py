@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from auditlab.catalog import LOGIN_ACTIONS
 from auditlab.investigations._common import Scope, as_count, as_window, micros, scope_of
 from auditlab.investigations._result import InvestigationResult, sort_findings
-from auditlab.investigations.detection import episodes, finding_of_episode
+from auditlab.investigations.detection import episodes, finding_of_episode, rows_of
 from auditlab.investigations.detections import (
     BRUTE_FORCE,
     NEW_ADDRESS,
@@ -147,10 +147,10 @@ def failed_logins(
     finally:
         if owned:
             whole.close()
-    findings = [finding_of_episode(d, row) for d, frame in hits for row in frame.iter_rows(named=True)]
-    new_ids = {row["event_ids"][0]: row for row in new.iter_rows(named=True)}
+    findings = [finding_of_episode(d, row) for d, frame in hits for row in rows_of(frame)]
+    new_ids = {row["event_ids"][0]: row for row in rows_of(new)}
     from_new = dataclasses.replace(after, title=_FROM_NEW, severity="critical")
-    for row in sequences.iter_rows(named=True):
+    for row in rows_of(sequences):
         # also the user's first login from there: one critical finding
         findings.append(finding_of_episode(from_new if new_ids.pop(row["then_id"], None) else after, row))
     findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
@@ -233,9 +233,9 @@ def _tables(
     )
     addresses = scope.sql(
         f"""SELECT user_key AS user_email, ip_key AS ip_address, count(*) AS logins, min(timestamp) AS first_seen,
-                   max(timestamp) AS last_seen, list(event_id ORDER BY timestamp, event_id)[1] AS first_event_id,
+                   max(timestamp) AS last_seen, first(event_id ORDER BY timestamp, event_id) AS first_event_id,
                    min(min(timestamp)) OVER (PARTITION BY user_key) + to_days(CAST($learn AS INTEGER)) AS learned_at,
-                   list_contains($new_ids::VARCHAR[], first_event_id) AS new
+                   first_event_id IN (SELECT unnest($new_ids::VARCHAR[])) AS new
             FROM ({_LOGINS_SQL}) WHERE outcome = 'success' AND user_key IS NOT NULL AND ip_key IS NOT NULL
             GROUP BY 1, 2 ORDER BY user_email, first_seen, ip_address""",  # noqa: S608
         params,
