@@ -520,8 +520,9 @@ def _merge_overlapping(frame: pl.DataFrame, det: Detection) -> pl.DataFrame:
 def rows_of(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """The rows of a frame as dicts, converted a column at a time (much faster than ``iter_rows`` for
     list and time columns, which is what episode frames hold)."""
-    columns = [frame[c].to_list() for c in frame.columns]
-    return [dict(zip(frame.columns, values, strict=True)) for values in zip(*columns, strict=True)]
+    names = frame.columns
+    columns = [frame[c].to_list() for c in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 @functools.cache
@@ -542,7 +543,7 @@ def finding_of_episode(
 
     Only the values the title uses are formatted (the template is parsed once per title).
     """
-    entities = {kind: [v for v in row[f"ent_{kind}"] if v is not None] for kind in det.entities}
+    entities = {kind: [v for v in row["ent_" + kind] if v is not None] for kind in det.entities}
     count = len(row["event_ids"])
     values: dict[str, Any] = {}
     for name in _title_plan(det.title):
