@@ -24,10 +24,11 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -217,13 +218,17 @@ def scope_query(query: Query | str | Scope | None) -> Query:
 
 
 class Scope:
-    """The events of one investigation run, materialised once as a temporary table.
+    """The events of one investigation run: a view over ``events``, never a copy of the store.
 
-    The table ``table`` holds every canonical column of the events in scope plus ``user_key``
-    (the folded user address) and ``ip_key`` (the canonical IP address). ``where_sql`` /
-    ``params`` is the scope's predicate over ``events`` (named parameters ``$q<n>``), for the
-    investigations that also read history before the scope (SSO state, quota baselines).
-    Close it (or use it as a context manager) to drop the table.
+    ``{scope}`` in :meth:`sql` / :meth:`rows` stands for the scope's events: every canonical column
+    plus ``user_key`` (the folded user address) and ``ip_key`` (the canonical IP address), read
+    from ``events`` under the scope's predicate each time (DuckDB reads only the columns and rows a
+    statement needs, so a big store is never materialised; only a small map of the IP addresses
+    whose text is not canonical is kept as a temporary table). An investigation that reads the same
+    few actions many times takes a :meth:`narrow` copy of them once. ``where_sql`` / ``params`` is
+    the scope's predicate over ``events`` (named parameters ``$q<n>``), for the investigations that
+    also read history before the scope (SSO state, quota baselines). Close it (or use it as a
+    context manager) to drop its tables.
 
     Examples:
         >>> import auditlab
@@ -231,6 +236,9 @@ class Scope:
         >>> with Scope(ws, "action is user.login") as s:
         ...     s.query.to_text(), s.count() > 0
         ('action is user.login; all time', True)
+        >>> with Scope(ws) as s, s.narrow("action = 'user.login'", columns=["event_id", "user_key"]) as logins:
+        ...     logins.count() == s.count("action = 'user.login'"), logins.sql("SELECT * FROM {scope}").columns
+        (True, ['event_id', 'user_key'])
     """
 
     def __init__(self, ws: Any, query: Query | str | None = None) -> None:
@@ -242,11 +250,11 @@ class Scope:
         where, positional = to_sql(self.query, anchor=result.anchor)
         self.where_sql, self.params = named(where, positional, "q")
         self.table = f"auditlab_scope_{uuid.uuid4().hex[:12]}"
-        self._materialise()
+        self._tables: list[str] = []
+        self.source = self._view()
 
-    def _materialise(self) -> None:
-        import pyarrow as pa
-
+    def _view(self) -> str:
+        """The scope's events as a subquery over ``events`` (and the IP map, a temporary table)."""
         ips = run_sql(
             self.con,
             # only these can differ from their canonical form: a dotted IPv4 text is already canonical
@@ -257,44 +265,69 @@ class Scope:
         )["ip_address"].to_list()
         odd = {ip: canonical_ip(ip) for ip in ips}
         odd = {k: v for k, v in odd.items() if k != v}
-        ip_map = f"{self.table}_ip"
-        self.con.register(
-            ip_map,
-            pa.table(
+        join = ""
+        if odd:  # a temporary table, so the view below can be read by any statement of the connection
+            import pyarrow as pa
+
+            ip_map = f"{self.table}_ip"
+            arrow = pa.table(
                 {"raw": list(odd), "canon": list(odd.values())},
                 schema=pa.schema([("raw", pa.string()), ("canon", pa.string())]),
-            ),
-        )
-        try:
-            self.con.execute(
-                f"""CREATE TEMP TABLE {self.table} AS
-                SELECT e.*, {fold_sql("e.user_email")} AS user_key, coalesce(m.canon, e.ip_address) AS ip_key
-                FROM events e LEFT JOIN {ip_map} m ON m.raw = e.ip_address
-                WHERE ({self.where_sql})""",  # noqa: S608 - the table names are ours; values are parameters
-                {k: v for k, v in self.params.items() if f"${k}" in self.where_sql},
             )
-        finally:
-            self.con.unregister(ip_map)
+            self.con.register(f"{ip_map}_arrow", arrow)
+            try:
+                self.con.execute(f"CREATE TEMP TABLE {ip_map} AS SELECT * FROM {ip_map}_arrow")  # noqa: S608
+            finally:
+                self.con.unregister(f"{ip_map}_arrow")
+            self._tables.append(ip_map)
+            join = f" LEFT JOIN {ip_map} m ON m.raw = e.ip_address"
+        ip_key = "coalesce(m.canon, e.ip_address)" if join else "e.ip_address"
+        return (
+            f"(SELECT e.*, {fold_sql('e.user_email')} AS user_key, {ip_key} AS ip_key "  # noqa: S608
+            f"FROM events e{join} WHERE ({self.where_sql}))"
+        )
+
+    def narrow(
+        self, where: str, params: Mapping[str, object] | None = None, *, columns: Sequence[str] | None = None
+    ) -> Scope:
+        """A scope over the events of this one matching ``where``, materialised once as a temporary table.
+
+        For an investigation that reads the same few actions many times: one scan of the store, then
+        every statement reads the small table. ``columns``: the columns kept (default every canonical
+        column but ``raw``, plus ``user_key`` and ``ip_key``). Close the narrowed scope to drop it
+        (closing this scope also drops it).
+        """
+        sub = copy.copy(self)
+        sub.table = f"auditlab_scope_{uuid.uuid4().hex[:12]}"
+        sub._tables = [sub.table]
+        select = "* EXCLUDE (raw)" if columns is None else ", ".join(f'"{c}"' for c in columns)
+        sql = f"CREATE TEMP TABLE {sub.table} AS SELECT {select} FROM {self.source} WHERE ({where})"  # noqa: S608
+        values = {**self.params, **(params or {})}
+        self.con.execute(sql, {k: values[k] for k in set(_PARAM.findall(sql))})
+        sub.source = sub.table
+        self._tables.append(sub.table)
+        return sub
 
     def sql(self, sql: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
-        """Run ``sql`` (``{scope}`` stands for the scope table) with named parameters (and the scope's)."""
-        return run_sql(self.con, sql.replace("{scope}", self.table), {**self.params, **(params or {})})
+        """Run ``sql`` (``{scope}`` stands for the scope's events) with named parameters (and the scope's)."""
+        return run_sql(self.con, sql.replace("{scope}", self.source), {**self.params, **(params or {})})
 
     def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
         """Like :meth:`sql`, as Python tuples (for a scalar or a few rows)."""
-        sql = sql.replace("{scope}", self.table)
+        sql = sql.replace("{scope}", self.source)
         values = {**self.params, **(params or {})}
         used = set(_PARAM.findall(sql))
         return self.con.execute(sql, {k: values[k] for k in used}).fetchall()
 
-    def count(self) -> int:
-        """How many events are in scope."""
-        rows = self.con.execute(f"SELECT count(*) FROM {self.table}").fetchall()  # noqa: S608
-        return int(rows[0][0])
+    def count(self, where: str = "TRUE") -> int:
+        """How many events are in scope (and match ``where``, SQL over the scope's columns)."""
+        ((n,),) = self.rows(f"SELECT count(*) FROM {{scope}} WHERE {where}")  # noqa: S608
+        return int(n)
 
     def close(self) -> None:
-        """Drop the scope table (idempotent)."""
-        self.con.execute(f"DROP TABLE IF EXISTS {self.table}")
+        """Drop the scope's temporary tables (idempotent)."""
+        while self._tables:
+            self.con.execute(f"DROP TABLE IF EXISTS {self._tables.pop()}")
 
     def __enter__(self) -> Scope:
         return self

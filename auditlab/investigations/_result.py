@@ -54,7 +54,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big store can give hundreds of thousands
 class Finding:
     """One thing an analyst should look at.
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from auditlab.catalog import LOGIN_ACTIONS
 from auditlab.investigations._common import Scope, as_count, as_window, micros, scope_of
 from auditlab.investigations._result import InvestigationResult, sort_findings
-from auditlab.investigations.detection import episodes, finding_of_episode
+from auditlab.investigations.detection import episodes, finding_of_episode, rows_of
 from auditlab.investigations.detections import (
     BRUTE_FORCE,
     NEW_ADDRESS,
@@ -132,34 +132,34 @@ def failed_logins(
     after = dataclasses.replace(SUCCESS_AFTER_FAILURES, threshold=saf_n, window=saf_w)
     new_address = dataclasses.replace(NEW_ADDRESS, learning=timedelta(days=learn))
 
-    scope, owned = scope_of(ws, query)
-    try:
-        findings = [
-            finding_of_episode(d, row)
-            for d in (brute, spray)
-            for row in episodes(d, scope).iter_rows(named=True)
-        ]
-        new = episodes(new_address, scope)
-        new_ids = {ids[0]: row for ids, row in zip(new["event_ids"], new.iter_rows(named=True), strict=True)}
-        for row in episodes(after, scope).iter_rows(named=True):
-            if row["then_id"] in new_ids:  # also the user's first login from there: one critical finding
-                new_ids.pop(row["then_id"])
-                f = finding_of_episode(dataclasses.replace(after, title=_FROM_NEW, severity="critical"), row)
-            else:
-                f = finding_of_episode(after, row)
-            findings.append(f)
-        findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
-        new_first_ids = set(new["event_ids"].list.first().to_list()) if new.height else set()
-        tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, learn=learn, new_ids=new_first_ids)
+    whole, owned = scope_of(ws, query)
+    try:  # every statement reads the login and reset events: one scan of the store, then a small table
+        with whole.narrow(
+            "list_contains($read_actions::VARCHAR[], action)",
+            {"read_actions": [*LOGIN_ACTIONS, *RESET_ACTIONS]},
+            columns=_COLUMNS,
+        ) as scope:
+            hits = [(d, episodes(d, scope)) for d in (brute, spray)]
+            new = episodes(new_address, scope)
+            sequences = episodes(after, scope)
+            new_first_ids = set(new["event_ids"].list.first().to_list()) if new.height else set()
+            tables = _tables(scope, bf_w=bf_w, sp_w=sp_w, learn=learn, new_ids=new_first_ids)
     finally:
         if owned:
-            scope.close()
+            whole.close()
+    findings = [finding_of_episode(d, row) for d, frame in hits for row in rows_of(frame)]
+    new_ids = {row["event_ids"][0]: row for row in rows_of(new)}
+    from_new = dataclasses.replace(after, title=_FROM_NEW, severity="critical")
+    for row in rows_of(sequences):
+        # also the user's first login from there: one critical finding
+        findings.append(finding_of_episode(from_new if new_ids.pop(row["then_id"], None) else after, row))
+    findings += [finding_of_episode(new_address, row) for row in new_ids.values()]
     timeline = tables["failures_timeline"]
     return InvestigationResult(
         name=NAME,
         title="Failed logins",
         parameters={
-            "query": scope.query.to_text(),
+            "query": whole.query.to_text(),
             "brute_force_failures": bf_n,
             "brute_force_window": bf_w,
             "spray_users": sp_n,
@@ -174,6 +174,9 @@ def failed_logins(
     )
 
 
+#: The columns the detections and tables read (the narrowed scope keeps only these).
+_COLUMNS = ("event_id", "timestamp", "action", "outcome", "user_email", "ip_address", "error_message",
+            "user_key", "ip_key")  # fmt: skip
 _LOGINS_SQL = "SELECT * FROM {scope} WHERE list_contains($logins::VARCHAR[], action)"
 _FAILS_SQL = f"SELECT * FROM ({_LOGINS_SQL}) WHERE outcome = 'failure'"  # noqa: S608
 
@@ -230,9 +233,9 @@ def _tables(
     )
     addresses = scope.sql(
         f"""SELECT user_key AS user_email, ip_key AS ip_address, count(*) AS logins, min(timestamp) AS first_seen,
-                   max(timestamp) AS last_seen, list(event_id ORDER BY timestamp, event_id)[1] AS first_event_id,
+                   max(timestamp) AS last_seen, first(event_id ORDER BY timestamp, event_id) AS first_event_id,
                    min(min(timestamp)) OVER (PARTITION BY user_key) + to_days(CAST($learn AS INTEGER)) AS learned_at,
-                   list_contains($new_ids::VARCHAR[], first_event_id) AS new
+                   first_event_id IN (SELECT unnest($new_ids::VARCHAR[])) AS new
             FROM ({_LOGINS_SQL}) WHERE outcome = 'success' AND user_key IS NOT NULL AND ip_key IS NOT NULL
             GROUP BY 1, 2 ORDER BY user_email, first_seen, ip_address""",  # noqa: S608
         params,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditlab.catalog import API
 from auditlab.investigations._common import Scope, as_count, as_window, fold_sql, name_list, scope_of
@@ -47,6 +47,9 @@ PAT_ACTIONS: tuple[str, ...] = (
     "organization.pat.all_revoked",
 )
 
+#: The columns the token statements and the burst detection read (the narrowed scope keeps only these).
+_COLUMNS = ("event_id", "timestamp", "action", "outcome", "user_email", "user_key", "ip_address", "ip_key",
+            "auth_context", "resource_type", "resource_name", "details")  # fmt: skip
 # The token's owner: details.owner_email, else the target user, else the actor.
 _OWNER = (
     "coalesce(details->>'owner_email', details->>'ownerEmail', "
@@ -120,21 +123,24 @@ def pat_revocations(
     n_burst = as_count(burst_revocations, "burst_revocations")
     w_burst = as_window(burst_window, "burst_window")
     burst = dataclasses.replace(REVOCATION_BURST, threshold=n_burst, window=w_burst)
-    scope, owned = scope_of(ws, query)
-    try:
-        params: dict[str, object] = {"pat_actions": list(PAT_ACTIONS), "api": API}
-        revocations = scope.sql(_REVOCATIONS_SQL, params)
-        lifecycles = _lifecycles(scope, params)
-        after = scope.sql(_API_AFTER_SQL, params)
-        timeline = scope.sql(
-            f"""SELECT time_bucket(INTERVAL 1 DAY, timestamp, 'UTC') AS bucket, action, count(*) AS count
-                FROM ({_PAT_SQL}) GROUP BY 1, 2 ORDER BY 1, 2""",  # noqa: S608
-            params,
-        )
-        bursts = episodes(burst, scope)
+    whole, owned = scope_of(ws, query)
+    params: dict[str, object] = {"pat_actions": list(PAT_ACTIONS), "api": API}
+    try:  # the token events are read five times: one scan of the store, then a small table
+        with whole.narrow(
+            "list_contains($pat_actions::VARCHAR[], action)", params, columns=_COLUMNS
+        ) as scope:
+            revocations = scope.sql(_REVOCATIONS_SQL, params)
+            lifecycles = _lifecycles(scope, params)
+            after = scope.sql(_API_AFTER_SQL.replace("{events}", whole.source), params)
+            timeline = scope.sql(
+                f"""SELECT time_bucket(INTERVAL 1 DAY, timestamp, 'UTC') AS bucket, action, count(*) AS count
+                    FROM ({_PAT_SQL}) GROUP BY 1, 2 ORDER BY 1, 2""",  # noqa: S608
+                params,
+            )
+            bursts = episodes(burst, scope)
     finally:
         if owned:
-            scope.close()
+            whole.close()
 
     findings: list[Finding] = []
     org_wide = revocations.filter(revocations["action"] == "organization.pat.all_revoked")
@@ -151,20 +157,23 @@ def pat_revocations(
             row["timestamp"], row["timestamp"], 1, (row["event_id"],),
         ))  # fmt: skip
 
-    in_burst: set[str] = set()
+    in_burst: set[str] = {i for ids in bursts["event_ids"].to_list() for i in ids} if bursts.height else set()
+    # the revocations in bursts, read once (not a filter per burst)
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for r in revocations.filter(revocations["event_id"].is_in(sorted(in_burst))).iter_rows(named=True):
+        by_id.setdefault(r["event_id"], []).append(r)
     for row in bursts.iter_rows(named=True):
         ids = row["event_ids"]
-        in_burst.update(ids)
-        rows = revocations.filter(revocations["event_id"].is_in(ids))
-        owners = sorted(set(rows["owner"].drop_nulls().to_list()))
+        rows = [r for i in dict.fromkeys(ids) for r in by_id.get(i, [])]
+        owners = sorted({r["owner"] for r in rows if r["owner"] is not None})
         actors = row["ent_user"]
-        tokens = sorted({t for ts in rows["token_ids"].to_list() for t in ts})
-        others = len(owners) > 1 or not rows["by_owner"].all()
-        n_tokens = rows["tokens"].drop_nulls()
+        tokens = sorted({t for r in rows for t in r["token_ids"]})
+        others = len(owners) > 1 or not all(r["by_owner"] for r in rows)
+        n_tokens = [r["tokens"] for r in rows if r["tokens"] is not None]
         findings.append(Finding(
             NAME, "high" if others else "medium", burst.technique,
             f"Burst of {len(ids)} token revocations by {name_list(actors) or 'an unknown user'} "
-            f"({int(n_tokens.sum()) if len(n_tokens) else 'an unknown number of'} tokens of "
+            f"({int(sum(n_tokens)) if n_tokens else 'an unknown number of'} tokens of "
             f"{name_list(owners) or 'unknown owners'})",
             {"user": sorted({*actors, *owners}), "ip": row["ent_ip"], "token": tokens},
             row["first_seen"], row["last_seen"], len(ids), tuple(ids),
@@ -190,7 +199,7 @@ def pat_revocations(
     return InvestigationResult(
         name=NAME,
         title="PAT revocations",
-        parameters={"query": scope.query.to_text(), "burst_revocations": n_burst, "burst_window": w_burst},
+        parameters={"query": whole.query.to_text(), "burst_revocations": n_burst, "burst_window": w_burst},
         findings=sort_findings(findings),
         tables={
             "token_lifecycles": lifecycles,
@@ -203,28 +212,43 @@ def pat_revocations(
 
 
 def _api_after_findings(after: pl.DataFrame) -> list[Finding]:
-    """One finding per cause: per organization-wide revocation (all its users), else per user and revocation."""
+    """One finding per cause: per organization-wide revocation (all its users), else per user and revocation.
+
+    The rows of one revocation are gathered by one Polars aggregation, not a filter per finding.
+    """
+    import polars as pl
+
+    if after.height == 0:
+        return []
+    per_cause = after.group_by("revocation_id", maintain_order=True).agg(
+        pl.col("revoked_at", "revoked_action", "revoked_by", "revoked_ip").first(),
+        pl.col("user_email").sort().alias("users"),
+        _flat("ips").unique().sort().alias("ips"),
+        pl.col("api_events").sum().alias("n"),
+        pl.col("last_api").max(),
+        _flat("api_event_ids").sort_by(_flat("api_times"), _flat("api_event_ids")).alias("api_ids"),
+    )
     findings: list[Finding] = []
-    for (_rid,), part in after.group_by(["revocation_id"], maintain_order=True):
-        rows = part.sort("user_email").to_dicts()
-        first = rows[0]
-        users = [r["user_email"] for r in rows]
-        ips = sorted({ip for r in rows for ip in r["ips"] if ip})
-        n = sum(r["api_events"] for r in rows)
-        api_ids = sorted(
-            ((t, i) for r in rows for t, i in zip(r["api_times"], r["api_event_ids"], strict=True))
-        )
+    for r in per_cause.iter_rows(named=True):
+        users, n = r["users"], r["n"]
+        ips = [ip for ip in r["ips"] if ip]
         findings.append(Finding(
             NAME, "high", "T1550.001",
             f"{name_list(users)} used the API {n} time(s) from {name_list(ips) or 'an unknown address'} after "
-            f"all their tokens were revoked ({first['revoked_action']} by {first['revoked_by'] or 'an unknown user'}) "
+            f"all their tokens were revoked ({r['revoked_action']} by {r['revoked_by'] or 'an unknown user'}) "
             "and before a new token was created",
-            {"user": list(dict.fromkeys([*users, *[u for u in [first["revoked_by"]] if u]])),
-             "ip": list(dict.fromkeys([*ips, *[i for i in [first["revoked_ip"]] if i]]))},
-            first["revoked_at"], max(r["last_api"] for r in rows), n + 1,
-            (first["revocation_id"], *[i for _, i in api_ids]),
+            {"user": list(dict.fromkeys([*users, *[u for u in [r["revoked_by"]] if u]])),
+             "ip": list(dict.fromkeys([*ips, *[i for i in [r["revoked_ip"]] if i]]))},
+            r["revoked_at"], r["last_api"], n + 1, (r["revocation_id"], *r["api_ids"]),
         ))  # fmt: skip
     return findings
+
+
+def _flat(column: str) -> pl.Expr:
+    """The items of a list column's lists, one after another (inside a group's aggregation)."""
+    import polars as pl
+
+    return pl.col(column).list.explode(keep_nulls=False, empty_as_null=False)
 
 
 #: One row per revocation event: actor, owner, tokens, whether the actor owns them.
@@ -244,25 +268,42 @@ ORDER BY timestamp, event_id
 """  # noqa: S608
 
 #: API events whose user's last token event before them is an all-tokens revocation, per user and revocation.
+#: ``{events}`` is the whole scope (API events of any action), ``{scope}`` its token events. The last
+#: mark before each API event is the later of two ASOF matches: the user's own marks (their token
+#: created, all their tokens revoked) and the organization-wide revocations (every user's); not a
+#: cross join of the organization-wide revocations with every API user. Ties are decided, not left to
+#: the join: at one instant a revocation beats a creation, then the smaller event id.
 _API_AFTER_SQL = f"""
 WITH pat AS ({_PAT_SQL}),
 api AS (
-    SELECT event_id, timestamp, action, user_key, ip_key FROM {{scope}}
+    SELECT event_id, timestamp, action, user_key, ip_key FROM {{events}}
     WHERE auth_context = $api AND user_key IS NOT NULL AND action <> 'user.pat.created'
 ),
-api_users AS (SELECT DISTINCT user_key FROM api),
-marks AS (
+user_marks AS (
     SELECT owner_key AS user_key, timestamp, action, event_id, user_key AS actor, ip_address FROM pat
     WHERE action IN ('user.pat.created', 'user.pat.all_revoked') AND owner_key IS NOT NULL
-    UNION ALL
-    SELECT u.user_key, p.timestamp, p.action, p.event_id, p.user_key, p.ip_address
-    FROM pat p CROSS JOIN api_users u WHERE p.action = 'organization.pat.all_revoked'
+    QUALIFY row_number() OVER (PARTITION BY owner_key, timestamp ORDER BY action = 'user.pat.created', event_id) = 1
+),
+org_marks AS (
+    SELECT timestamp, action, event_id, user_key AS actor, ip_address FROM pat
+    WHERE action = 'organization.pat.all_revoked'
+    QUALIFY row_number() OVER (PARTITION BY timestamp ORDER BY event_id) = 1
+),
+matched AS (
+    SELECT a.*,
+           CASE WHEN o.event_id IS NOT NULL AND (u.event_id IS NULL OR o.timestamp > u.timestamp
+                     OR (o.timestamp = u.timestamp AND (u.action = 'user.pat.created' OR o.event_id < u.event_id)))
+                THEN struct_pack(id := o.event_id, at := o.timestamp, action := o.action, actor := o.actor, ip := o.ip_address)
+                ELSE struct_pack(id := u.event_id, at := u.timestamp, action := u.action, actor := u.actor, ip := u.ip_address)
+           END AS m
+    FROM api a
+    ASOF LEFT JOIN user_marks u ON a.user_key = u.user_key AND a.timestamp > u.timestamp
+    ASOF LEFT JOIN org_marks o ON a.timestamp > o.timestamp
 ),
 hits AS (
-    SELECT a.*, m.event_id AS revocation_id, m.timestamp AS revoked_at, m.action AS revoked_action,
-           m.actor AS revoked_by, m.ip_address AS revoked_ip
-    FROM api a ASOF JOIN marks m ON a.user_key = m.user_key AND a.timestamp > m.timestamp
-    WHERE m.action <> 'user.pat.created'
+    SELECT event_id, timestamp, action, user_key, ip_key, m.id AS revocation_id, m.at AS revoked_at,
+           m.action AS revoked_action, m.actor AS revoked_by, m.ip AS revoked_ip
+    FROM matched WHERE m.action <> 'user.pat.created'
 )
 SELECT user_key AS user_email, revocation_id, revoked_at, revoked_action, revoked_by, revoked_ip,
        count(*) AS api_events, min(timestamp) AS first_api, max(timestamp) AS last_api,

@@ -131,11 +131,19 @@ def _paired(scope: Scope, request_ids: list[str]) -> dict[str, list[tuple[str, d
         return {}
     sql = f"""
     SELECT request_id, list(struct_pack(event_id, timestamp) ORDER BY timestamp, event_id) AS ids FROM {{scope}}
-    WHERE list_contains($request_ids::VARCHAR[], request_id) AND action NOT LIKE '{_SPENT}'
+    WHERE request_id IN (SELECT unnest($request_ids::VARCHAR[])) AND action NOT LIKE '{_SPENT}'
     GROUP BY request_id
     """  # noqa: S608
     rows = scope.rows(sql, {"request_ids": request_ids})
     return {rid: [(e["event_id"], e["timestamp"]) for e in ids] for rid, ids in rows}
+
+
+#: The columns of a quota event a finding reads (an episode keeps its events as dicts of these).
+_ROW_COLUMNS = (
+    "event_id", "timestamp", "outcome", "user_email", "ip_address", "grp", "project_name", "request_id",
+    "error_message", "spent", "amount", "quota_remaining", "quota_limit", "window_spend", "baseline_rate",
+    "threshold",
+)  # fmt: skip
 
 
 @dataclass
@@ -157,12 +165,11 @@ def _episodes(frame: pl.DataFrame, window: timedelta, *, scoped: bool = True) ->
     merged per group when they overlap or follow within one window; ``scoped``: in-scope events only."""
     import polars as pl
 
-    if scoped:
-        frame = frame.filter(pl.col("in_scope"))
-
+    # filtered from ``frame`` each, with only the columns a finding reads (no copy of every quota event)
+    scope = pl.col("in_scope") if scoped else pl.lit(True)
     out: list[_Episode] = []
     spikes = (
-        frame.filter(pl.col("spike"))
+        frame.filter(scope & pl.col("spike"))
         .sort("grp", "timestamp")
         .with_columns(
             (pl.col("timestamp").diff().over("grp").fill_null(window * 2) > window)
@@ -173,14 +180,15 @@ def _episodes(frame: pl.DataFrame, window: timedelta, *, scoped: bool = True) ->
         .group_by("grp", "run")
         .agg(pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last"))
     )
-    spends = frame.filter(pl.col("spent"))
+    spends = frame.filter(scope & pl.col("spent")).select(_ROW_COLUMNS)
     for grp, first, last in spikes.select("grp", "first", "last").iter_rows():
         rows = spends.filter(
             (pl.col("grp") == grp) & pl.col("timestamp").is_between(first - window, last)
         ).to_dicts()
         out.append(_Episode(grp, rows[0]["timestamp"], last, rows, spike=True))
     runs = (
-        frame.filter(pl.col("exhausted"))
+        frame.filter(scope & pl.col("exhausted"))
+        .select(*_ROW_COLUMNS, "refill_epoch")
         .sort("timestamp", "event_id")
         .partition_by("grp", "refill_epoch", maintain_order=True)
     )
@@ -289,12 +297,12 @@ def _accountability(
     """A finding per reallocation and per limit update: info, medium right after a spike or exhaustion."""
     import polars as pl
 
-    ok = frame.filter(pl.col("in_scope") & (pl.col("outcome") == "success"))
+    ok = pl.col("in_scope") & (pl.col("outcome") == "success")
     cols = ["timestamp", "user_email", "ip_address", "auth_context"]
-    realloc = ok.filter(pl.col("action") == _REALLOCATED).select(
+    realloc = frame.filter(ok & (pl.col("action") == _REALLOCATED)).select(
         *cols, "from_group", "to_group", "amount", "event_id"
     )
-    limits = ok.filter(pl.col("action") == _LIMIT).select(
+    limits = frame.filter(ok & (pl.col("action") == _LIMIT)).select(
         *cols, pl.col("grp").alias("group_name"), "old_limit", "new_limit", "event_id"
     )
     findings: list[Finding] = []
@@ -348,7 +356,18 @@ def _accountability(
 def _spend_tables(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     import polars as pl
 
-    spend = frame.filter(pl.col("spent") & pl.col("in_scope")).with_columns(
+    spend = (
+        frame.filter(pl.col("spent") & pl.col("in_scope")).select(
+            "timestamp",
+            "event_id",
+            "grp",
+            "project_name",
+            "user_email",
+            "amount",
+            "quota_limit",
+            "quota_remaining",
+        )
+    ).with_columns(
         pl.col("timestamp").dt.truncate("1d").alias("day"),
         pl.col("timestamp").dt.truncate("1h").alias("hour"),
     )
@@ -468,7 +487,8 @@ def quota_spending(
         if owned:
             scope.close()
     findings = [_spend_finding(e, paired, window) for e in episodes]
-    context = _episodes(frame, window, scoped=False)  # bursts before the scope explain top-ups in it
+    # bursts before the scope explain top-ups in it (the same episodes when every event is in scope)
+    context = episodes if frame["in_scope"].all() else _episodes(frame, window, scoped=False)
     extra, realloc, limits = _accountability(frame, context, baseline)
     findings += extra
     findings = sort_findings(findings)

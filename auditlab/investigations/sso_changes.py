@@ -72,7 +72,19 @@ def _working_predicate(
 def _changes(scope: Scope, tz: str, working: str, working_params: dict[str, object]) -> pl.DataFrame:
     """Every auth/policy change before the scope end, flagged ``in_scope``, ``off_hours`` and ``applied_later``."""
     sql = f"""
-    WITH c AS (
+    WITH applies AS MATERIALIZED (  -- the newest successful apply per provider and identity provider: a few rows
+        SELECT regexp_extract(action, '^organization\\.sso\\.(saml|oidc)\\.', 1) AS provider,
+               coalesce(details->>'issuer', details->>'idp_entity_id') AS idp, max(timestamp) AS last_ts
+        FROM events
+        WHERE action IN ('organization.sso.saml.setup.applied', 'organization.sso.oidc.setup.applied')
+          AND outcome = 'success' AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
+        GROUP BY ALL
+    ),
+    ap AS (
+        SELECT provider, max(last_ts) AS any_ts, max(last_ts) FILTER (WHERE idp IS NULL) AS none_ts
+        FROM applies GROUP BY provider
+    ),
+    c AS (
         SELECT event_id, timestamp, action, outcome, user_email, ip_address, auth_context,
                resource_name, group_name, error_message, details, {fold_sql("user_email")} AS user_key,
                coalesce(({scope.where_sql}), FALSE) AS in_scope,
@@ -92,25 +104,20 @@ def _changes(scope: Scope, tz: str, working: str, working_params: dict[str, obje
                 THEN array_to_string(list_transform(from_json(details->'changes', '["JSON"]'),
                      lambda ch: (ch->>'field') || ': ' || coalesce(ch->>'old', 'null') || ' -> ' || coalesce(ch->>'new', 'null')), '; ')
                 ELSE CAST(details AS VARCHAR) END AS change,
-           provider, state, idp, in_scope,
+           c.provider, state, c.idp, in_scope,
            list_contains($auth_actions::VARCHAR[], action) AS auth_change,
            NOT {working} AS off_hours,
            -- applied later: a successful apply of the same provider after it, for the same identity
            -- provider or where either side names none (the newest apply per key decides: set-based,
-           -- not a correlated EXISTS per setup, which grew with the square of the SSO events)
+           -- not a correlated EXISTS per setup, which grew with the square of the SSO events; read
+           -- from the applies alone, so the changes are read once and streamed)
            CASE WHEN state IN ('created', 'pending') AND outcome = 'success' THEN
-               CASE WHEN c.idp IS NULL THEN coalesce(c.timestamp < ap_any.last_ts, FALSE)
-                    ELSE coalesce(c.timestamp < ap_none.last_ts, FALSE) OR coalesce(c.timestamp < ap_idp.last_ts, FALSE)
+               CASE WHEN c.idp IS NULL THEN coalesce(c.timestamp < ap.any_ts, FALSE)
+                    ELSE coalesce(c.timestamp < ap.none_ts, FALSE) OR coalesce(c.timestamp < ap_idp.last_ts, FALSE)
                END END AS applied_later
     FROM c
-    LEFT JOIN (SELECT provider AS p, max(timestamp) AS last_ts FROM c
-               WHERE state = 'applied' AND outcome = 'success' GROUP BY provider) ap_any ON ap_any.p = c.provider
-    LEFT JOIN (SELECT provider AS p, max(timestamp) AS last_ts FROM c
-               WHERE state = 'applied' AND outcome = 'success' AND idp IS NULL GROUP BY provider) ap_none
-           ON ap_none.p = c.provider
-    LEFT JOIN (SELECT provider AS p, idp AS i, max(timestamp) AS last_ts FROM c
-               WHERE state = 'applied' AND outcome = 'success' AND idp IS NOT NULL GROUP BY provider, idp) ap_idp
-           ON ap_idp.p = c.provider AND ap_idp.i = c.idp
+    LEFT JOIN ap ON ap.provider = c.provider
+    LEFT JOIN applies ap_idp ON ap_idp.provider = c.provider AND ap_idp.idp = c.idp
     ORDER BY timestamp DESC, event_id
     """  # noqa: S608 - only the compiled filter's placeholders are formatted in; values are bound
     args = {
@@ -145,7 +152,7 @@ def _password_logins(scope: Scope) -> pl.DataFrame:
           AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
     ),
     usual AS (  -- the providers each account signs in with
-        SELECT user_email, list(DISTINCT regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1) ORDER BY 1) AS sso_providers,
+        SELECT user_email, list_sort(list(DISTINCT regexp_extract(action, '^user\\.sso\\.(\\w+)\\.login$', 1))) AS sso_providers,
                count(*) AS sso_logins
         FROM logins WHERE action <> 'user.login' GROUP BY user_email
     ),
@@ -188,11 +195,53 @@ def _logins_by_day(scope: Scope) -> pl.DataFrame:
     return scope.sql(sql, {"logins": list(LOGIN_ACTIONS)})
 
 
+def _logins_between(scope: Scope, spans: pl.DataFrame, end: datetime | None) -> list[int]:
+    """Per row of ``spans`` (``timestamp``, ``reapplied_at``): the successful password logins after its
+    ``timestamp`` and before ``reapplied_at`` (and the scope's end), read from every event.
+
+    One statement for every row (not a count per finding): the logins' running count by time, looked
+    up by two ASOF joins, at each span's start (logins up to it) and end (logins before it).
+    """
+    import polars as pl
+
+    if spans.height == 0:
+        return []
+    name = f"{scope.table}_spans"
+    frame = spans.select(
+        pl.int_range(pl.len()).alias("i"), pl.col("timestamp").alias("t"), pl.col("reapplied_at").alias("u")
+    )
+    scope.con.register(name, frame.to_arrow())
+    try:
+        counts = run_sql(
+            scope.con,
+            f"""
+            WITH l AS (
+                SELECT timestamp, sum(count(*)) OVER (ORDER BY timestamp) AS n FROM events
+                WHERE action = 'user.login' AND outcome = 'success'
+                  AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end::TIMESTAMPTZ)
+                GROUP BY timestamp
+            ),
+            s AS (SELECT i, t, CASE WHEN u IS NULL THEN $end::TIMESTAMPTZ WHEN $end::TIMESTAMPTZ IS NULL THEN u
+                                    ELSE least(u, $end::TIMESTAMPTZ) END AS upper FROM {name})
+            SELECT s.i, CASE WHEN s.upper IS NULL THEN (SELECT coalesce(max(n), 0) FROM l) ELSE coalesce(hi.n, 0) END
+                        - coalesce(lo.n, 0) AS n
+            FROM s ASOF LEFT JOIN l lo ON s.t >= lo.timestamp ASOF LEFT JOIN l hi ON s.upper > hi.timestamp
+            ORDER BY s.i
+            """,  # noqa: S608 - the table name is ours; values are parameters
+            {"end": end},
+        )
+    finally:
+        scope.con.unregister(name)
+    return [int(n) for n in counts["n"].to_list()]
+
+
 def _sso_state(changes: pl.DataFrame) -> pl.DataFrame:
     """Periods in which a provider was applied: from the ``applied`` event to the next ``disabled``."""
     import polars as pl
 
-    ok = changes.filter(pl.col("outcome") == "success").sort("timestamp", "event_id")
+    ok = changes.filter(
+        (pl.col("outcome") == "success") & pl.col("state").is_in(["applied", "disabled"])
+    ).sort("timestamp", "event_id")
     applied = ok.filter(pl.col("state") == "applied").select(
         "provider", pl.col("timestamp").alias("applied_at"), pl.col("user_email").alias("applied_by")
     )
@@ -218,6 +267,34 @@ def _finding(
     if groups:
         entities["group"] = [r["target"] for r in rows if r["action"].startswith("group.")]
     return finding_of_rows(NAME, severity, technique, title, rows, entities)
+
+
+def _finding_of_frame(
+    severity: str, technique: str | None, title: str, frame: pl.DataFrame, groups: bool = False
+) -> Finding:
+    """:func:`_finding` of a frame's rows, read a column at a time (a group may hold many events)."""
+    import polars as pl
+
+    ordered = frame.sort("timestamp", "event_id", maintain_order=True)
+    entities: dict[str, list[str | None]] = {
+        "user": ordered["user_email"].unique().to_list(),
+        "ip": ordered["ip_address"].unique().to_list(),
+    }
+    if groups:
+        entities["group"] = (
+            ordered.filter(pl.col("action").str.starts_with("group."))["target"].unique().to_list()
+        )
+    return Finding(
+        NAME,
+        severity,
+        technique,
+        title,
+        {kind: sorted({v for v in values if v}) for kind, values in entities.items()},
+        ordered["timestamp"][0],
+        ordered["timestamp"][-1],
+        ordered.height,
+        tuple(ordered["event_id"].unique(maintain_order=True).to_list()),
+    )
 
 
 def sso_changes(
@@ -287,18 +364,19 @@ def sso_changes(
             scope.close()
     end = scope.bounds[1]
     state = _sso_state(changes)
-    in_scope = changes.filter(pl.col("in_scope"))
-    ok = in_scope.filter(pl.col("outcome") == "success")
+    # the subsets below are filtered from ``changes`` each (not from filtered copies of it: at scale the
+    # changes are most of the memory); when every change is in scope the timeline is ``changes`` itself
+    in_scope = changes if changes["in_scope"].all() else changes.filter(pl.col("in_scope"))
+    ok = pl.col("in_scope") & (pl.col("outcome") == "success")
 
     findings: list[Finding] = []
-    used: set[str] = set()
 
     # SSO disabled: what came next (re-applied? password logins meanwhile?)
     applied = changes.filter((pl.col("state") == "applied") & (pl.col("outcome") == "success")).sort(
         "timestamp"
     )
     disabled = (
-        ok.filter(pl.col("state") == "disabled")
+        changes.filter(ok & (pl.col("state") == "disabled"))
         .sort("timestamp", "event_id")
         .join_asof(
             applied.select(
@@ -312,14 +390,9 @@ def sso_changes(
             allow_exact_matches=False,
         )
     )
-    for row in disabled.iter_rows(named=True):
+    meanwhile = _logins_between(scope, disabled, end)
+    for row, n_meanwhile in zip(disabled.iter_rows(named=True), meanwhile, strict=True):
         until = row["reapplied_at"]
-        meanwhile = run_sql(
-            scope.con,
-            "SELECT count(*) AS n FROM events WHERE action = 'user.login' AND outcome = 'success' AND timestamp > $t "
-            "AND ($until::TIMESTAMPTZ IS NULL OR timestamp < $until) AND ($end::TIMESTAMPTZ IS NULL OR timestamp < $end)",
-            {"t": row["timestamp"], "until": until, "end": end},
-        ).item()
         after = (
             f"{row['reapplied_provider'].upper()} re-applied by {known(row['reapplied_by'], 'user')} at {iso_time(until)}"
             if until is not None
@@ -327,38 +400,39 @@ def sso_changes(
         )
         title = (
             f"SSO disabled by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')}"
-            f"{' outside working hours' if row['off_hours'] else ''}; {after}; {meanwhile} password logins meanwhile"
+            f"{' outside working hours' if row['off_hours'] else ''}; {after}; {n_meanwhile} password logins meanwhile"
         )
         findings.append(_finding("high", "T1556", title, [row]))
-        used.add(row["event_id"])
 
     # setups created (or pending) and never applied, per provider
-    unapplied = ok.filter(pl.col("applied_later") == False)  # noqa: E712 - null means "not a setup"
+    unapplied = changes.filter(ok & (pl.col("applied_later") == False))  # noqa: E712 - null means "not a setup"
     for (provider,), part in sorted(unapplied.group_by(["provider"]), key=lambda kv: str(kv[0][0])):
-        rows = part.sort("timestamp", "event_id").to_dicts()
-        idps = sorted({r["idp"] for r in rows if r["idp"]})
+        idps = sorted({i for i in part["idp"].unique().to_list() if i})
         actors = ", ".join(
             sorted(
-                {f"{known(r['user_email'], 'user')} from {known(r['ip_address'], 'address')}" for r in rows}
+                {
+                    f"{known(user, 'user')} from {known(ip, 'address')}"
+                    for user, ip in part.select("user_email", "ip_address").unique().iter_rows()
+                }
             )
         )
-        steps = " and ".join(sorted({r["state"] for r in rows}))
-        off = " (outside working hours)" if any(r["off_hours"] for r in rows) else ""
+        steps = " and ".join(sorted(part["state"].unique().to_list()))
+        off = " (outside working hours)" if part["off_hours"].any() else ""
         title = (
             f"{str(provider).upper()} setup {steps} by {actors}{off}"
             f"{' (' + ', '.join(idps) + ')' if idps else ''} never applied"
         )
-        findings.append(_finding("medium", "T1556", title, rows))
-        used.update(r["event_id"] for r in rows)
+        findings.append(_finding_of_frame("medium", "T1556", title, part))
+    used = pl.concat([disabled["event_id"], unapplied["event_id"]])
 
     # other authentication changes outside working hours, one per change
     for row in (
-        ok.filter(pl.col("auth_change") & pl.col("off_hours"))
+        changes.filter(
+            ok & pl.col("auth_change") & pl.col("off_hours") & ~pl.col("event_id").is_in(used.implode())
+        )
         .sort("timestamp", "event_id")
         .iter_rows(named=True)
     ):
-        if row["event_id"] in used:
-            continue
         title = (
             f"{row['action']} by {known(row['user_email'], 'user')} from {known(row['ip_address'], 'address')} outside working hours "
             f"({_when(row['local_time'], timezone)}){': ' + row['change'] if row['change'] else ''}"
@@ -366,11 +440,13 @@ def sso_changes(
         findings.append(_finding("medium", "T1556", title, [row]))
 
     # policy configuration changes outside working hours, one per actor
-    policy = ok.filter(~pl.col("auth_change") & pl.col("off_hours"))
+    policy = changes.filter(ok & ~pl.col("auth_change") & pl.col("off_hours"))
     for (user,), part in sorted(policy.group_by(["user_key"]), key=lambda kv: str(kv[0][0])):
-        rows = part.to_dicts()
-        title = f"{len(rows)} policy configuration change{'s' * (len(rows) != 1)} outside working hours by {known(user, 'user')}"
-        findings.append(_finding("low", None, title, rows, groups=True))
+        n = part.height
+        title = (
+            f"{n} policy configuration change{'s' * (n != 1)} outside working hours by {known(user, 'user')}"
+        )
+        findings.append(_finding_of_frame("low", None, title, part, groups=True))
 
     # password logins while SSO was in force, one per account
     for row in logins.filter(pl.col("while_sso_in_force") > 0).iter_rows(named=True):

@@ -236,6 +236,33 @@ def test_api_after_revocation(events_ws, case, events, expected):
         assert f.event_ids[0] in {e.get("event_id", f"e{n}") for n, e in enumerate(events)}
 
 
+#: The last token event before an API call decides; at one instant a revocation beats a creation, then the
+#: smaller event id (the user's own marks and the organization-wide ones are matched apart, then compared).
+API_TIE_CASES = [
+    ("org-wide revocation at the instant of the user's new token",
+     [_created("u", "t1", 5), _org_revoked("admin", 5), _api("u", 10)], [("e1", ("e1", "e2"))]),
+    ("the user's own revocation at the instant of their new token",
+     [_created("u", "t2", 5), _all_revoked("u", "u", ["t1"], 5), _api("u", 10)], [("e1", ("e1", "e2"))]),
+    ("own and org-wide revocation at one instant: the smaller event id",
+     [_org_revoked("admin", 5), _all_revoked("u", "u", ["t1"], 5), _api("u", 10)], [("e0", ("e0", "e2"))]),
+    ("two org-wide revocations at one instant: one cause",
+     [_org_revoked("b", 0), _org_revoked("a", 0), _api("u", 10), _api("v", 11)], [("e0", ("e0", "e2", "e3"))]),
+    ("a new token after the org-wide revocation ends the gap",
+     [_org_revoked("admin", 0), _created("u", "t2", 5), _api("u", 10)], []),
+    ("the user's own revocation after the org-wide one is the cause",
+     [_org_revoked("admin", 0), _api("u", 2), _all_revoked("u", "u", ["t1"], 5), _api("u", 10)],
+     [("e0", ("e0", "e1")), ("e2", ("e2", "e3"))]),
+    ("a token created, API use, then an org-wide revocation", [_created("u", "t1", 0), _api("u", 5),
+     _org_revoked("admin", 7), _api("u", 10)], [("e2", ("e2", "e3"))]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "events", "expected"), API_TIE_CASES, ids=[c[0] for c in API_TIE_CASES])
+def test_api_after_revocation_marks_and_ties(events_ws, case, events, expected):
+    found = [f for f in pat_revocations(events_ws(events)).findings if f.technique == "T1550.001"]
+    assert [(f.event_ids[0], f.event_ids) for f in found] == expected
+
+
 def test_api_after_revocation_evidence(events_ws):
     ws = events_ws([_org_revoked("admin", 0), _api("u", 10, ip="1.2.3.4"), _api("u", 11, ip="1.2.3.5")])
     by_tech = {f.technique: f for f in pat_revocations(ws).findings}

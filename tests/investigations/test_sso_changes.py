@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -400,3 +400,62 @@ def test_empty_workspace(events_ws):
         "working_days": [0, 1, 2, 3, 4],
         "timezone": "UTC",
     }
+
+
+def _meanwhile(result):
+    """(first seen minute, the "... password logins meanwhile" part) of each SSO-disabled finding."""
+    found = [f for f in result.findings if f.title.startswith("SSO disabled")]
+    t0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+    return [((f.first_seen - t0) // timedelta(minutes=1), f.title.rsplit("; ", 1)[1]) for f in found]
+
+
+MEANWHILE = [
+    _setup(0, "saml.setup.applied", SAML),
+    _setup(10, "disabled", {"previous_provider": "saml"}),
+    _login(10, "a@x"),  # at the instant of the disable: not after it
+    _login(20, "a@x"),
+    _login(20, "b@x"),  # two logins at one instant: both count
+    _setup(25, "disabled", {"previous_provider": "saml"}),  # a second disable before the same re-apply
+    _login(30, "c@x"),
+    _setup(40, "saml.setup.applied", SAML),
+    _login(40, "a@x"),  # at the instant of the re-apply: not before it
+    _setup(50, "disabled", {"previous_provider": "saml"}),  # never re-applied
+    _login(60, "a@x"),
+    {**_login(65, "a@x"), "outcome": "failure"},  # not a login
+    _login(70, "a@x", "user.sso.saml.login"),  # not a password login
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (None, [(10, "3 password logins meanwhile"), (25, "1 password logins meanwhile"),
+                (50, "1 password logins meanwhile")]),
+        # the scope's end also ends the count (the login at minute 60 is after it)
+        ("between 2026-10-01T12:00:00Z and 2026-10-01T12:55:00Z",
+         [(10, "3 password logins meanwhile"), (25, "1 password logins meanwhile"),
+          (50, "0 password logins meanwhile")]),
+        # the SSO state and the logins come from before the scope's start too
+        ("between 2026-10-01T12:24:00Z and 2026-10-01T12:55:00Z",
+         [(25, "1 password logins meanwhile"), (50, "0 password logins meanwhile")]),
+    ],
+)  # fmt: skip
+def test_password_logins_meanwhile_counted_for_every_disable_at_once(query, expected, events_ws):
+    assert _meanwhile(sso_changes(events_ws(MEANWHILE), query=query)) == expected
+
+
+def test_sso_providers_of_an_account_are_named_in_order(events_ws):
+    # the account signs in with SAML first, then OIDC: named alphabetically, whatever the order seen
+    events = [
+        _setup(0, "saml.setup.applied", SAML),
+        _setup(1, "oidc.setup.applied", OIDC_A),
+        _login(10, "dev@x", "user.sso.saml.login"),
+        _login(20, "dev@x", "user.sso.oidc.login"),
+        _login(30, "dev@x"),
+    ]
+    (f,) = [f for f in sso_changes(events_ws(events)).findings if "signed in with a password" in f.title]
+    assert f.title == (
+        "dev@x signed in with a password 1 time while OIDC/SAML was in force (the account signs in with OIDC/SAML)"
+    )
+    table = sso_changes(events_ws(events)).tables["password_logins"]
+    assert table["sso_providers"].to_list() == [["oidc", "saml"]]
