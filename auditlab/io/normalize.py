@@ -192,7 +192,15 @@ class _Plan:
         """The plan for these paths; ``parents`` (default: the top level and ``objects``) are the
         paths whose key lists the run makes."""
         if parents is None:
-            parents = [(), *sorted(objects - {()})]
+            # the top level, the objects, and the scalar keys under which a nested key could fill a
+            # column (``actor`` null in the sample, an object with ``email`` later): their key
+            # lists are in the shape, so a row where one holds an object has a shape of its own
+            leaves = {
+                p
+                for p in paths - objects
+                if len(p) < MAX_DEPTH and mapping.column_for(p) != "details" and mapping.extends(p)
+            }
+            parents = [(), *sorted(objects - {()}), *sorted(leaves)]
         resolved = mapping.resolve(sorted(paths))
         pointers: list[str] = []
         scalars: list[tuple[str, int]] = []

@@ -172,6 +172,21 @@ def test_key_first_seen_after_row_100000(tmp_path):
     assert row[0] == "late@x.io" and json.loads(row[1])["brandNew"] == {"nested": 1}
 
 
+def test_nested_key_under_a_key_the_sample_saw_only_as_null(tmp_path):
+    # "actor" is null in every sampled row, an object later: its keys still map (actor.email ->
+    # user_email), and so do those of "user" when "user.email" turns into an object
+    lines = [rec(id=f"n{i}", actor=None, user={"email": f"u{i}@x"}) for i in range(3000)]
+    lines.append(rec(id="late", actor={"email": "late@x.io"}, user=None))
+    lines.append(rec(id="deeper", user={"email": {"address": "deep@x.io"}}))
+    ws = auditlab.load(write_lines(tmp_path / "late_nested.ndjson", lines))
+    got = dict(
+        ws.sql(
+            "SELECT event_id, user_email FROM events WHERE event_id IN ('late', 'deeper', 'n7')"
+        ).fetchall()
+    )
+    assert got == {"late": "late@x.io", "deeper": "deep@x.io", "n7": "u7@x"}
+
+
 def test_stable_hash_id_dedupes_reloads(tmp_path):
     path = write_lines(
         tmp_path / "noid.ndjson",
