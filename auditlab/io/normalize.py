@@ -10,7 +10,8 @@ the JSON object the CEF reader made of them.
 1. **Head start.** The first :data:`SAMPLE_ROWS` objects are walked recursively for their key
    paths and nested objects; the plan (which JSON pointers to extract) is made from them.
 2. **One statement** over every row: ``try(json_keys(record, $parents))`` validates the line
-   and lists its keys (top level and under each sampled object path), and only for the valid
+   and lists its keys (top level, under each sampled object path, and under each scalar key a
+   nested key could extend into a mapped name, see ``Mapping.extends``), and only for the valid
    objects one ``json_extract_string(record, $pointers)`` extracts every mapped column,
    ``details`` included (a key that holds an object in some rows and is a scalar alias, as
    ``group``, is extracted apart and only from rows where it lists no keys: objects are not
