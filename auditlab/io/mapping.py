@@ -181,6 +181,21 @@ class Mapping:
                 return column
         return None
 
+    def extends(self, key: KeyPath | str) -> bool:
+        """Whether a key nested under ``key`` can fill a column (some name starts with its normal form + ``_``).
+
+        Examples:
+            >>> m = Mapping.default()
+            >>> m.extends(("actor",)), m.extends(("user", "email")), m.extends(("created_at",))
+            (True, True, False)
+        """
+        prefix = normalize_key(key) + "_"
+        return any(
+            name.startswith(prefix)
+            for column in MAPPED_COLUMNS
+            for name in (column, *self.aliases.get(column, ()))
+        )
+
     def resolve(self, paths: Iterable[KeyPath]) -> dict[str, list[KeyPath]]:
         """For each canonical column, the given key paths that fill it, best first."""
         rank: dict[str, tuple[str, int]] = {}

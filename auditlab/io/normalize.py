@@ -10,9 +10,12 @@ the JSON object the CEF reader made of them.
 1. **Head start.** The first :data:`SAMPLE_ROWS` objects are walked recursively for their key
    paths and nested objects; the plan (which JSON pointers to extract) is made from them.
 2. **One statement** over every row: ``try(json_keys(record, $parents))`` validates the line
-   and lists its keys (top level and under each sampled object path), and only for the valid
+   and lists its keys (top level, under each sampled object path, and under each scalar key a
+   nested key could extend into a mapped name, see ``Mapping.extends``), and only for the valid
    objects one ``json_extract_string(record, $pointers)`` extracts every mapped column,
-   ``details`` included; timestamps are parsed, outcome and auth context normalised,
+   ``details`` included (a key that holds an object in some rows and is a scalar alias, as
+   ``group``, is extracted apart and only from rows where it lists no keys: objects are not
+   serialised to be thrown away); timestamps are parsed, outcome and auth context normalised,
    ``event_id`` filled, the reason to quarantine set, and ``shape = hash(keys)`` kept (the key
    lists themselves are never materialised).
 3. **No sampling.** One representative row per distinct shape has its keys read: every key of
@@ -165,32 +168,62 @@ class _Plan:
     Attributes:
         parents: the object paths whose keys are listed (the top level first).
         pointers: JSON pointers to extract; the extracted strings are ``e1``, ``e2``, ...
-        picks: canonical column -> SQL over the ``e<i>``.
+        scalars: (JSON pointer, index in ``parents``, 1-based) of the keys that hold an object in
+            some rows and fill a scalar column in the others; extracted (as ``s1``, ``s2``, ...)
+            only from rows where one of them holds no key (a scalar, null, ``{}`` or an array), so
+            the objects are never serialised to be thrown away.
+        picks: canonical column -> SQL over the ``e<i>`` and ``s<i>``.
         times: the timestamp candidates, best first.
     """
 
     parents: list[KeyPath]
     pointers: list[str]
+    scalars: list[tuple[str, int]]
     picks: dict[str, str]
     times: list[str]
 
     @classmethod
-    def make(cls, mapping: Mapping, paths: set[KeyPath], objects: set[KeyPath]) -> _Plan:
+    def make(
+        cls,
+        mapping: Mapping,
+        paths: set[KeyPath],
+        objects: set[KeyPath],
+        parents: list[KeyPath] | None = None,
+    ) -> _Plan:
+        """The plan for these paths; ``parents`` (default: the top level and ``objects``) are the
+        paths whose key lists the run makes."""
+        if parents is None:
+            # the top level, the objects, and the scalar keys under which a nested key could fill a
+            # column (``actor`` null in the sample, an object with ``email`` later): their key
+            # lists are in the shape, so a row where one holds an object has a shape of its own
+            leaves = {
+                p
+                for p in paths - objects
+                if len(p) < MAX_DEPTH and mapping.column_for(p) != "details" and mapping.extends(p)
+            }
+            parents = [(), *sorted(objects - {()}), *sorted(leaves)]
         resolved = mapping.resolve(sorted(paths))
         pointers: list[str] = []
+        scalars: list[tuple[str, int]] = []
         items: dict[str, list[str]] = {}
         for column in ("timestamp", *STRING_FIELDS, "details"):
             for path in resolved.get(column, []):
-                pointers.append(json_pointer(path))
-                item = f"e{len(pointers)}"
                 if path in objects and column != "details":
                     # a key that holds an object in some rows fills a scalar column only where it is
                     # not one (an object stays in raw; its own keys may fill the column instead)
+                    if path in parents:
+                        scalars.append((json_pointer(path), parents.index(path) + 1))
+                        item = f"s{len(scalars)}"
+                    else:
+                        pointers.append(json_pointer(path))
+                        item = f"e{len(pointers)}"
                     item = f"CASE WHEN left({item}, 1) IN ('{{', '[') THEN NULL ELSE {item} END"
+                else:
+                    pointers.append(json_pointer(path))
+                    item = f"e{len(pointers)}"
                 items.setdefault(column, []).append(item)
         picks = {c: _pick(items.get(c, [])) for c in ("timestamp", *STRING_FIELDS, "details")}
-        parents: list[KeyPath] = [(), *sorted(objects - {()})]
-        return cls(parents, pointers, picks, items.get("timestamp", []))
+        return cls(list(parents), pointers, scalars, picks, items.get("timestamp", []))
 
 
 def _run(
@@ -242,7 +275,15 @@ def _run(
         f"CAST({derived.get(c, picks.get(c, 'NULL'))} AS {kind}) AS {c}" for c, kind in duckdb_types().items()
     )
     unpack = "".join(f", v[{i}] AS e{i}" for i in range(1, len(plan.pointers) + 1))
+    unpack += "".join(f", vs[{i}] AS s{i}" for i in range(1, len(plan.scalars) + 1))
     extract = "json_extract_string(record, $p)" if plan.pointers else "NULL::VARCHAR[]"
+    # the scalar forms of object-holding keys: only where one of them lists no keys (else NULL: an object)
+    no_keys = " OR ".join(f"len(keys[{j}]) = 0" for _, j in plan.scalars) or "false"
+    extract_scalars = (
+        f"CASE WHEN error IS NULL AND ({no_keys}) THEN json_extract_string(record, $q) END"
+        if plan.scalars
+        else "NULL::VARCHAR[]"
+    )
     params: dict[str, object] = {
         "source": source,
         "ok": list(OUTCOME_SPELLINGS),
@@ -255,6 +296,8 @@ def _run(
     }
     if plan.pointers:
         params["p"] = plan.pointers
+    if plan.scalars:
+        params["q"] = [pointer for pointer, _ in plan.scalars]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
@@ -275,7 +318,7 @@ def _run(
           FROM w
         ), xv AS (
           SELECT source_line, raw, error, CASE WHEN error IS NULL THEN hash(keys) END AS shape {unpack}
-          FROM (SELECT *, CASE WHEN error IS NULL THEN {extract} END AS v FROM x)
+          FROM (SELECT *, CASE WHEN error IS NULL THEN {extract} END AS v, {extract_scalars} AS vs FROM x)
         ), yt AS (
           SELECT *, {parsed} FROM xv
         ), y AS (
@@ -354,9 +397,9 @@ def normalize_batch(
             more, more_objects = _descend(con, "_auditlab_sample", mapping, new)
         finally:
             con.execute("DROP TABLE IF EXISTS _auditlab_sample")
-        fresh = _Plan.make(mapping, found | known_paths | set(more), objects | more_objects)
-        if (fresh.pointers, fresh.picks) != (plan.pointers, plan.picks):
-            plan = _Plan(parents, fresh.pointers, fresh.picks, fresh.times)
+        fresh = _Plan.make(mapping, found | known_paths | set(more), objects | more_objects, parents)
+        if (fresh.pointers, fresh.scalars, fresh.picks) != (plan.pointers, plan.scalars, plan.picks):
+            plan = fresh
             _run(con, records, target, plan=plan, **run)  # type: ignore[arg-type]
 
     # dates without a year: placed nearest the batch's dated events (else the year before now)

@@ -302,11 +302,26 @@ def _settle(
     collisions; :data:`NEW_EVENTS` is a view of the rest, copied once by the commit. DuckDB
     spills these to its temp directory past its memory limit.
     """
+    # only an id held more than once (in the load, or stored as it is or as the base of a derived
+    # id ``<id>#<hex>``) can make a duplicate or a collision: the content key is computed for those
+    # rows only (a load of fresh ids computes none)
+    stored_ids = (
+        f"SELECT event_id AS id FROM {existing} UNION ALL "  # noqa: S608 - names are ours
+        f"SELECT left(event_id, length(event_id) - {SUFFIX_HEX + 1}) FROM {existing} "
+        f"WHERE length(event_id) > {SUFFIX_HEX + 1} AND substr(event_id, -{SUFFIX_HEX + 1}, 1) = '#'"
+        if existing
+        else "SELECT NULL::VARCHAR AS id WHERE false"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ingest_keys AS
+            WITH ids AS (SELECT event_id AS id FROM _ingest_events WHERE reason IS NULL),
+            shared AS (
+              SELECT id FROM ids GROUP BY id HAVING count(*) > 1
+              UNION SELECT id FROM ids SEMI JOIN ({stored_ids}) s USING (id)
+            )
             SELECT ordinal, source_line, event_id AS id, {content_key_sql()} AS ck,
                    CAST(timestamp AS DATE) AS day
-            FROM _ingest_events WHERE reason IS NULL"""  # noqa: S608 - names are ours
+            FROM _ingest_events WHERE reason IS NULL AND event_id IN (SELECT id FROM shared)"""  # noqa: S608 - names are ours
     )
     # new rows whose id (or derived id) is stored: same event, or the id is taken
     con.execute(
@@ -314,14 +329,18 @@ def _settle(
         "(ordinal INTEGER, source_line BIGINT, sid VARCHAR, direct BOOLEAN, same BOOLEAN)"
     )
     if existing:
-        stored = f"(SELECT event_id, {content_key_sql()} AS ck FROM {existing})"  # noqa: S608
+        # the stored events whose id is a candidate's, with their content keys (computed for those only)
+        stored = f"""(SELECT event_id, {content_key_sql()} AS ck FROM {existing}
+                      WHERE event_id IN (SELECT id FROM _ingest_keys
+                                         UNION ALL SELECT id || '#' || left(ck, {SUFFIX_HEX}) FROM _ingest_keys))"""  # noqa: S608
         con.execute(
             f"""INSERT INTO _ingest_pairs
+                WITH s AS MATERIALIZED {stored}
                 SELECT k.ordinal, k.source_line, s.event_id, true, s.ck = k.ck
-                FROM _ingest_keys k JOIN {stored} s ON s.event_id = k.id
+                FROM _ingest_keys k JOIN s ON s.event_id = k.id
                 UNION ALL
                 SELECT k.ordinal, k.source_line, s.event_id, false, s.ck = k.ck
-                FROM _ingest_keys k JOIN {stored} s ON s.event_id = k.id || '#' || left(k.ck, {SUFFIX_HEX})"""  # noqa: S608
+                FROM _ingest_keys k JOIN s ON s.event_id = k.id || '#' || left(k.ck, {SUFFIX_HEX})"""  # noqa: S608
         )
         # same id, other content, but the same raw text (e.g. read with another mapping)
         con.execute(

@@ -172,6 +172,21 @@ def test_key_first_seen_after_row_100000(tmp_path):
     assert row[0] == "late@x.io" and json.loads(row[1])["brandNew"] == {"nested": 1}
 
 
+def test_nested_key_under_a_key_the_sample_saw_only_as_null(tmp_path):
+    # "actor" is null in every sampled row, an object later: its keys still map (actor.email ->
+    # user_email), and so do those of "user" when "user.email" turns into an object
+    lines = [rec(id=f"n{i}", actor=None, user={"email": f"u{i}@x"}) for i in range(3000)]
+    lines.append(rec(id="late", actor={"email": "late@x.io"}, user=None))
+    lines.append(rec(id="deeper", user={"email": {"address": "deep@x.io"}}))
+    ws = auditlab.load(write_lines(tmp_path / "late_nested.ndjson", lines))
+    got = dict(
+        ws.sql(
+            "SELECT event_id, user_email FROM events WHERE event_id IN ('late', 'deeper', 'n7')"
+        ).fetchall()
+    )
+    assert got == {"late": "late@x.io", "deeper": "deep@x.io", "n7": "u7@x"}
+
+
 def test_stable_hash_id_dedupes_reloads(tmp_path):
     path = write_lines(
         tmp_path / "noid.ndjson",
@@ -264,6 +279,26 @@ def test_junk_first_lines_and_mixed_types(tmp_path):
     assert rows["both"][2] == "flat@x"  # same normal form: the shorter path wins
     assert rows["num"] == ("123", "failure", None, "42", '"plain text"')
     assert rows["objact"][0] == "user.logout"  # {"action": {"name": ...}} -> action_name
+
+
+def test_a_key_holding_an_object_fills_its_scalar_column_only_where_it_is_not_one(tmp_path):
+    # "group" is an object in most rows (group_id/group_name from its keys) and the alias of
+    # group_name; its scalar form is read only from rows where it lists no keys
+    values = ["admins", None, {}, [1, 2], {"id": "g9"}, {"name": "n"}, 5, "{text"]
+    lines = [rec(id=f"o{i}", group={"id": f"g{i}", "name": f"G{i}"}) for i in range(3)]
+    lines += [rec(id=f"x{i}", group=v) for i, v in enumerate(values)]
+    lines.append(json.dumps({"id": "nokey", "created_at": "2026-10-05T12:00:00Z", "action": "a.b"}))
+    ws = auditlab.load(write_lines(tmp_path / "groups.ndjson", lines))
+    got = dict(
+        (row[0], row[1:]) for row in ws.sql("SELECT event_id, group_id, group_name FROM events").fetchall()
+    )
+    assert got == {
+        "o0": ("g0", "G0"), "o1": ("g1", "G1"), "o2": ("g2", "G2"),
+        "x0": (None, "admins"), "x1": (None, None), "x2": (None, None), "x3": (None, None),
+        "x4": ("g9", None), "x5": (None, "n"), "x6": (None, "5"),
+        "x7": (None, None),  # a text starting with "{" is taken for an object there (as before)
+        "nokey": (None, None),
+    }  # fmt: skip
 
 
 def test_many_batches_are_merged_and_nothing_changes(tmp_path):
