@@ -17,12 +17,13 @@ from auditlab.cli._options import (
 )
 from auditlab.cli._workspace import open_workspace
 from auditlab.investigations import INVESTIGATIONS
+from auditlab.investigations._result import severity_rank
 
 if TYPE_CHECKING:
     from auditlab.filters import Query
 
     # pragma: no cover
-    from auditlab.investigations import Finding, InvestigationResult
+    from auditlab.investigations import InvestigationResult
 
 __all__ = ["investigate"]
 
@@ -76,17 +77,31 @@ def investigate(
 
         auditlab investigate data/samples/portal_audit_export.zip --out out/report.html
     """
-    from auditlab.investigations import all_findings, run_all
+    from auditlab.investigations import all_findings, iter_results
     from auditlab.investigations.detection import load_rules
 
     declared = load_rules(rules) if rules else None  # a bad rule file fails before loading the data
     ws = open_workspace(store, paths, quiet=as_json)
-    results = run_all(ws, query=query, names=only or None, rules=declared)
+    each = iter_results(ws, query=query, names=only or None, rules=declared)
+    if not (as_json or out):  # text only: each result printed, then dropped (a big store's findings)
+        counts: dict[str, int] = {}
+        for result in each:
+            _echo_result(result)
+            for f in result.findings:
+                counts[f.severity] = counts.get(f.severity, 0) + 1
+        _echo_total(counts)
+        return
+    results = list(each)
     findings = all_findings(results)
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
     else:
-        _echo_summary(results, findings)
+        for result in results:
+            _echo_result(result)
+        counts = {}
+        for f in findings:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+        _echo_total(counts)
     if out:
         from auditlab.investigations._common import Scope
         from auditlab.report import write_report
@@ -130,18 +145,16 @@ def _one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
-def _echo_summary(results: list[InvestigationResult], findings: list[Finding]) -> None:
-    for result in results:
-        n = len(result.findings)
-        click.echo(f"{result.name}: {result.title} - {n} finding{'' if n == 1 else 's'}")
-        for f in result.findings:
-            span = f"{f.first_seen.astimezone(UTC):%Y-%m-%d %H:%M:%S} .. {f.last_seen.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
-            click.echo(
-                f"  {f.severity:<8} {f.technique or '-':<10} {span}  {f.count:>5}  {_one_line(f.title)}"
-            )
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.severity] = counts.get(f.severity, 0) + 1
-    by_severity = ", ".join(f"{n} {s}" for s, n in counts.items())  # findings are sorted most severe first
-    total = len(findings)
+def _echo_result(result: InvestigationResult) -> None:
+    n = len(result.findings)
+    click.echo(f"{result.name}: {result.title} - {n} finding{'' if n == 1 else 's'}")
+    for f in result.findings:
+        span = f"{f.first_seen.astimezone(UTC):%Y-%m-%d %H:%M:%S} .. {f.last_seen.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+        click.echo(f"  {f.severity:<8} {f.technique or '-':<10} {span}  {f.count:>5}  {_one_line(f.title)}")
+
+
+def _echo_total(counts: dict[str, int]) -> None:
+    """The closing line: the number of findings, by severity, most severe first."""
+    by_severity = ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: -severity_rank(s)))
+    total = sum(counts.values())
     click.echo(f"{total} finding{'' if total == 1 else 's'}" + (f" ({by_severity})" if by_severity else ""))

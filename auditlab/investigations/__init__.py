@@ -24,7 +24,7 @@ Examples:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "all_findings",
     "evidence",
     "get_investigation",
+    "iter_results",
     "run_all",
 ]
 
@@ -96,7 +97,8 @@ def run_all(
 ) -> list[InvestigationResult]:
     """Run every registered investigation (or ``names``), and the user's rules, over one scope.
 
-    The scope is materialised once (a temporary table) and shared by every investigation.
+    The scope is defined once and shared by every investigation. Every result is held at once;
+    :func:`iter_results` gives them one at a time (memory for one result, on a big store).
 
     Args:
         ws: the workspace or store.
@@ -119,23 +121,52 @@ def run_all(
         >>> [r.name for r in run_all(ws, names=["sso_changes", "failed_logins"])]
         ['sso_changes', 'failed_logins']
     """
+    return list(iter_results(ws, query=query, params=params, names=names, rules=rules))
+
+
+def iter_results(
+    ws: EventSet,
+    *,
+    query: Query | str | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    names: Iterable[str] | None = None,
+    rules: PathLike | Iterable[Detection] | None = None,
+) -> Iterator[InvestigationResult]:
+    """:func:`run_all`, one result at a time: each investigation runs when the next result is asked for.
+
+    Names, parameters and rules are checked at the call, before anything runs (the errors of
+    :func:`run_all`). A caller that drops each result before asking for the next holds one result
+    in memory, whatever the number of findings of the others.
+
+    Examples:
+        >>> import auditlab
+        >>> ws = auditlab.load("data/samples/portal_audit_export.zip")
+        >>> results = iter_results(ws, names=["quota_spending", "data_exports"])
+        >>> [(r.name, len(r.findings) > 0) for r in results]
+        [('quota_spending', True), ('data_exports', False)]
+    """
     params = dict(params or {})
     unknown = sorted(set(params) - set(INVESTIGATIONS))
     if unknown:
         raise QueryError(f"unknown investigation {unknown[0]!r}; known: {', '.join(INVESTIGATIONS)}")
     chosen = list(INVESTIGATIONS) if names is None else list(names)
     functions = [(name, get_investigation(name)) for name in chosen]  # fail on a bad name before running
-    from auditlab.investigations._common import Scope
+    from auditlab.investigations._common import Scope, scope_query
     from auditlab.investigations.detection import load_rules, run_detections
 
     declared = None
     if rules is not None:  # read and check the rules before running anything
         declared = load_rules(rules) if isinstance(rules, (str, os.PathLike)) else list(rules)
-    with Scope(ws, query) as scope:
-        results = [function(ws, query=scope, **params.get(name, {})) for name, function in functions]
-        if declared is not None:
-            results.append(run_detections(ws, declared, query=scope, name=RULES_RESULT, title="User rules"))
-    return results
+    scoped = scope_query(query)  # a bad query fails now, not at the first result
+
+    def results() -> Iterator[InvestigationResult]:
+        with Scope(ws, scoped) as scope:
+            for name, function in functions:
+                yield function(ws, query=scope, **params.get(name, {}))
+            if declared is not None:
+                yield run_detections(ws, declared, query=scope, name=RULES_RESULT, title="User rules")
+
+    return results()
 
 
 def all_findings(results: Iterable[InvestigationResult]) -> list[Finding]:

@@ -224,3 +224,12 @@ def test_report_is_not_replaced_without_overwrite(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == "keep me"
     assert run(SAMPLE, "--only", "sso_changes", "--out", str(out), "--overwrite").exit_code == 0
     assert "<html" in out.read_text(encoding="utf-8")
+
+
+def test_text_without_a_report_streams_the_same_summary(as_text: tuple[str, Path]) -> None:
+    # without --out/--json each investigation's result is printed and dropped before the next runs
+    streamed = run(SAMPLE)
+    assert streamed.exit_code == 0, streamed.output
+    held = [line for line in as_text[0].splitlines() if not line.startswith("report written to ")]
+    assert streamed.stdout.splitlines() == held
+    assert re.fullmatch(r"\d+ findings \((\d+ (critical|high|medium|low|info)(, )?)+\)", held[-1])
