@@ -55,14 +55,18 @@ STORE_TITLE = "Store load (setup of the benchmarks below)"
 def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """A partial run (``--only``) merged into the last full run of the same size.
 
-    A section of the new run replaces the old section of the same title; the old run's other
+    A section of the new run replaces the old section of the same module (or title); the old run's other
     sections are kept, in their order, and the header says which sections were re-run when.
     A reused store's placeholder section never replaces the old store-load row.
     """
-    fresh = {s["title"]: s for s in new["sections"]}
+
+    def key(section: dict[str, Any]) -> str:  # a module's section, whatever its title (e.g. FAILED)
+        return str(section.get("module") or section["title"])
+
+    fresh = {key(s): s for s in new["sections"]}
     if fresh.get(STORE_TITLE, {}).get("rows") == []:
         fresh.pop(STORE_TITLE)
-    kept = [fresh.pop(s["title"], s) for s in old["sections"]]
+    kept = [fresh.pop(key(s), s) for s in old["sections"]]
     merged = dict(old)
     merged["sections"] = kept + list(fresh.values())
     merged.setdefault("reruns", []).append(
@@ -180,6 +184,7 @@ def run_size(n: int, data: Path, repeat: int, only: set[str] | None) -> dict[str
             traceback.print_exc()
             result = {"title": name, "rows": [], "notes": [f"FAILED: {type(exc).__name__}: {exc}"]}
         result.setdefault("notes", []).append(f"({time.perf_counter() - t1:.0f} s wall for this benchmark)")
+        result["module"] = name
         sections.append(result)
     return {
         "events": n,
