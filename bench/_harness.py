@@ -208,6 +208,7 @@ def compare(
             note + "; " if note else ""
         ) + f"MISMATCH {check}: ours {mine[0].get(check)} vs {theirs[0].get(check)}"
     out = row(name, events, mine, note=note)
+    out["reported"] = {k: v for k, v in mine[0].items() if k not in ("seconds", "peak_rss_mb")}
     base = _median(theirs)
     out.update(
         baseline=baseline_name,

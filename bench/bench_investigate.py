@@ -76,14 +76,17 @@ def benchmark(ctx: Context) -> dict[str, Any]:
             notes.append("run_all skipped: an investigation it runs timed out on its own")
             continue
         label = "all investigations (run_all)" if name == "run_all" else f"investigation {name}"
-        rows.append(
-            compare(
-                label,
-                ctx.events,
-                ("bench_investigate:investigate", {"store": str(ctx.store), "name": name}),
-                "DuckDB scan of the events and columns it reads",
-                ("bench_investigate:scan_floor", {"store": str(ctx.store), "name": name}),
-                repeat=ctx.repeat,
-            )
+        out = compare(
+            label,
+            ctx.events,
+            ("bench_investigate:investigate", {"store": str(ctx.store), "name": name}),
+            "DuckDB scan of the events and columns it reads",
+            ("bench_investigate:scan_floor", {"store": str(ctx.store), "name": name}),
+            repeat=ctx.repeat,
         )
+        if out.get("reported", {}).get("findings") is not None:  # peak RSS grows with the answer's size
+            out["note"] = f"{out['reported']['findings']:,} findings" + (
+                f"; {out['note']}" if out["note"] else ""
+            )
+        rows.append(out)
     return {"title": "Investigations (persistent store, all time)", "rows": rows, "notes": notes}

@@ -66,6 +66,7 @@ def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     fresh = {key(s): s for s in new["sections"]}
     if fresh.get(STORE_TITLE, {}).get("rows") == []:
         fresh.pop(STORE_TITLE)
+    rerun = set(fresh)
     kept = [fresh.pop(key(s), s) for s in old["sections"]]
     merged = dict(old)
     merged["sections"] = kept + list(fresh.values())
@@ -73,7 +74,7 @@ def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         {
             "started": new["started"],
             "minutes": new["minutes"],
-            "sections": [s["title"] for s in new["sections"]],
+            "sections": [s["title"] for s in new["sections"] if key(s) in rerun],
             "load_average": new["machine"].get("load average at start (1/5/15 min)"),
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -87,8 +88,9 @@ def investigate(
         counts: dict[str, int] = {}
         for result in each:
             _echo_result(result)
-            for f in result.findings:
-                counts[f.severity] = counts.get(f.severity, 0) + 1
+            for severity, n in Counter(f.severity for f in result.findings).items():
+                counts[severity] = counts.get(severity, 0) + n
+            del result  # not held while the next investigation runs
         _echo_total(counts)
         return
     results = list(each)
