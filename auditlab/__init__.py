@@ -58,6 +58,7 @@ _LAZY: dict[str, str] = {
     "export": "auditlab.io.export",
     "failed_logins": "auditlab.investigations.failed_logins",
     "generate_samples": "auditlab.samples",
+    "iter_results": "auditlab.investigations",
     "load": "auditlab.store.workspace",
     "load_rules": "auditlab.investigations.detection",
     "open_store": "auditlab.store.persistent",
