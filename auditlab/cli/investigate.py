@@ -84,25 +84,19 @@ def investigate(
     declared = load_rules(rules) if rules else None  # a bad rule file fails before loading the data
     ws = open_workspace(store, paths, quiet=as_json)
     each = iter_results(ws, query=query, names=only or None, rules=declared)
-    if not (as_json or out):  # text only: each result printed, then dropped (a big store's findings)
-        counts: dict[str, int] = {}
-        for result in each:
-            _echo_result(result)
-            for severity, n in Counter(f.severity for f in result.findings).items():
-                counts[severity] = counts.get(severity, 0) + n
-            del result  # not held while the next investigation runs
-        _echo_total(counts)
-        return
-    results = list(each)
-    findings = all_findings(results)
+    results: list[InvestigationResult] = []  # held only for --json and the report
     if as_json:
+        results = list(each)
+        findings = all_findings(results)
         click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
     else:
-        for result in results:
+        counts: Counter[str] = Counter()
+        for result in each:
             _echo_result(result)
-        counts = {}
-        for f in findings:
-            counts[f.severity] = counts.get(f.severity, 0) + 1
+            counts.update(f.severity for f in result.findings)
+            if out:
+                results.append(result)
+            del result  # without a report, not held while the next investigation runs
         _echo_total(counts)
     if out:
         from auditlab.investigations._common import Scope
@@ -155,7 +149,7 @@ def _echo_result(result: InvestigationResult) -> None:
         click.echo(f"  {f.severity:<8} {f.technique or '-':<10} {span}  {f.count:>5}  {_one_line(f.title)}")
 
 
-def _echo_total(counts: dict[str, int]) -> None:
+def _echo_total(counts: Counter[str]) -> None:
     """The closing line: the number of findings, by severity, most severe first."""
     by_severity = ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: -severity_rank(s)))
     total = sum(counts.values())
