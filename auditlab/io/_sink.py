@@ -173,26 +173,27 @@ class EventsSource:
             stream.close()
             first.close()
 
-    def span(self) -> tuple[int, Any, Any]:
-        """(events, oldest timestamp, newest timestamp) of the selection, in one aggregate."""
-        row = self.con.sql(
-            f"SELECT count(*), min(timestamp), max(timestamp) FROM {self.table} WHERE ({self.where})",  # noqa: S608
+    def _stats(self) -> tuple[int, int, int | None, int | None]:
+        """(events, events with a timestamp, oldest and newest in epoch µs) of the selection."""
+        total, timed, lo, hi = self.con.sql(
+            f"SELECT count(*), count(timestamp), epoch_us(min(timestamp)), epoch_us(max(timestamp)) "  # noqa: S608
+            f"FROM {self.table} WHERE ({self.where})",
             params=list(self.params),
         ).fetchall()[0]
-        return int(row[0]), row[1], row[2]
+        return int(total), int(timed), lo, hi
+
+    def span(self) -> tuple[int, datetime | None, datetime | None]:
+        """(events, oldest timestamp, newest timestamp) of the selection, in one aggregate."""
+        total, _, lo, hi = self._stats()
+        return total, None if lo is None else _at(lo), None if hi is None else _at(hi)
 
     def windows(self) -> list[tuple[datetime, datetime] | None]:
         """Contiguous ``[start, end)`` time windows, newest first, of at most :data:`WINDOW_ROWS` events.
 
         ``[None]`` (one statement) when the selection is that small or has events without a timestamp.
         """
-        row = self.con.sql(
-            f"SELECT count(*), count(timestamp), epoch_us(min(timestamp)), epoch_us(max(timestamp)) "  # noqa: S608
-            f"FROM {self.table} WHERE ({self.where})",
-            params=list(self.params),
-        ).fetchall()[0]
-        total, timed, lo, hi = row
-        if total <= WINDOW_ROWS or timed != total:
+        total, timed, lo, hi = self._stats()
+        if total <= WINDOW_ROWS or timed != total or lo is None or hi is None:
             return [None]
         starts: list[int] = []  # each window's first microsecond, newest window first
         size = 0
